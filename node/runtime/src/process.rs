@@ -1,0 +1,253 @@
+//! Turning the forked child into the configured process: limits, identity, capabilities,
+//! working directory and finally execve. Shared by the container init and `exec`.
+
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use nix::errno::Errno;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{
+    access, chdir, execve, getcwd, setgroups, setresgid, setresuid, AccessFlags, Gid, Uid,
+};
+use oci_spec::runtime::{Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Result, RuntimeError};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn resource(typ: PosixRlimitType) -> Resource {
+    use PosixRlimitType as T;
+    match typ {
+        T::RlimitCpu => Resource::RLIMIT_CPU,
+        T::RlimitFsize => Resource::RLIMIT_FSIZE,
+        T::RlimitData => Resource::RLIMIT_DATA,
+        T::RlimitStack => Resource::RLIMIT_STACK,
+        T::RlimitCore => Resource::RLIMIT_CORE,
+        T::RlimitRss => Resource::RLIMIT_RSS,
+        T::RlimitNproc => Resource::RLIMIT_NPROC,
+        T::RlimitNofile => Resource::RLIMIT_NOFILE,
+        T::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        T::RlimitAs => Resource::RLIMIT_AS,
+        T::RlimitLocks => Resource::RLIMIT_LOCKS,
+        T::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        T::RlimitNice => Resource::RLIMIT_NICE,
+        T::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        T::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+/// Sets `process.rlimits`. A limit the host will not grant fails naming the limit and the
+/// host's hard limit, instead of a bare EPERM.
+pub fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
+    for limit in rlimits {
+        let res = resource(limit.typ());
+        if limit.soft() > limit.hard() {
+            return Err(RuntimeError::InvalidConfig(format!(
+                "rlimit {}: soft limit {} exceeds hard limit {}",
+                limit.typ(),
+                limit.soft(),
+                limit.hard()
+            )));
+        }
+        if let Err(err) = setrlimit(res, limit.soft(), limit.hard()) {
+            let host_hard = getrlimit(res).map(|(_, hard)| hard).unwrap_or(0);
+            return Err(RuntimeError::InvalidConfig(format!(
+                "rlimit {} hard {} is above the host's hard limit {host_hard}: {err}",
+                limit.typ(),
+                limit.hard()
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn set_oom_score_adj(value: Option<i32>) -> Result<()> {
+    if let Some(value) = value {
+        fs::write("/proc/self/oom_score_adj", value.to_string())
+            .context(|| format!("setting oom_score_adj {value}"))?;
+    }
+    Ok(())
+}
+
+/// Changes into `cwd` and proves the result lies inside the container's root: a working
+/// directory reached through a leaked host fd has no path from the root (CVE-2024-21626).
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    chdir(cwd).context(|| format!("changing to working directory {}", cwd.display()))?;
+    match getcwd() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        _ => Err(RuntimeError::InvalidConfig(format!(
+            "working directory {} is outside the container root",
+            cwd.display()
+        ))),
+    }
+}
+
+/// Switches to the configured user, keeping capabilities across the switch when the spec
+/// sets them explicitly.
+pub fn switch_user(user: &User, keep_caps: bool) -> Result<()> {
+    let groups: Vec<Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    match setgroups(&groups) {
+        // A joined user namespace may deny setgroups; that only matters if groups were asked for.
+        Err(Errno::EPERM) if groups.is_empty() => {}
+        other => other.context(|| "setting supplementary groups".into())?,
+    }
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).context(|| format!("setting gid {gid}"))?;
+    if keep_caps {
+        nix::sys::prctl::set_keepcaps(true).context(|| "keeping capabilities".into())?;
+    }
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).context(|| format!("setting uid {uid}"))?;
+    if keep_caps {
+        nix::sys::prctl::set_keepcaps(false).context(|| "resetting keepcaps".into())?;
+    }
+    if let Some(mask) = user.umask() {
+        umask(Mode::from_bits_truncate(mask));
+    }
+    Ok(())
+}
+
+fn to_caps(set: Option<&HashSet<Capability>>) -> CapsHashSet {
+    set.into_iter()
+        .flatten()
+        .filter_map(|c| format!("CAP_{c}").parse::<Cap>().ok())
+        .collect()
+}
+
+fn caps_err(what: &str) -> impl FnOnce(caps::errors::CapsError) -> RuntimeError + '_ {
+    move |e| RuntimeError::Init(format!("setting {what} capabilities: {e}"))
+}
+
+/// Drops the bounding set to what the spec allows. Runs while still root.
+pub fn limit_bounding_set(spec_caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(spec_caps) = spec_caps else {
+        return Ok(());
+    };
+    let keep = to_caps(spec_caps.bounding().as_ref());
+    for cap in caps::all().difference(&keep) {
+        match caps::drop(None, CapSet::Bounding, *cap) {
+            // Capabilities newer than the kernel are simply absent.
+            Err(_) if !caps::runtime::thread_all_supported().contains(cap) => {}
+            other => other.map_err(caps_err("bounding"))?,
+        }
+    }
+    Ok(())
+}
+
+/// Sets the effective, permitted, inheritable and ambient sets. Without a capabilities
+/// section the inheritable and ambient sets are still emptied.
+pub fn apply_capabilities(spec_caps: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(spec_caps) = spec_caps else {
+        caps::clear(None, CapSet::Inheritable).map_err(caps_err("inheritable"))?;
+        return caps::clear(None, CapSet::Ambient).map_err(caps_err("ambient"));
+    };
+    let permitted = to_caps(spec_caps.permitted().as_ref());
+    let effective = to_caps(spec_caps.effective().as_ref());
+    caps::set(
+        None,
+        CapSet::Inheritable,
+        &to_caps(spec_caps.inheritable().as_ref()),
+    )
+    .map_err(caps_err("inheritable"))?;
+    caps::set(None, CapSet::Effective, &effective).map_err(caps_err("effective"))?;
+    caps::set(None, CapSet::Permitted, &permitted).map_err(caps_err("permitted"))?;
+    caps::clear(None, CapSet::Ambient).map_err(caps_err("ambient"))?;
+    for cap in to_caps(spec_caps.ambient().as_ref()) {
+        caps::raise(None, CapSet::Ambient, cap).map_err(caps_err("ambient"))?;
+    }
+    Ok(())
+}
+
+/// Finds `program` the way execvp would, but in the container's `PATH`.
+pub fn find_executable(program: &str, env: &[String]) -> Result<PathBuf> {
+    let runnable = |p: &Path| p.is_file() && access(p, AccessFlags::X_OK).is_ok();
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return if runnable(&path) {
+            Ok(path)
+        } else {
+            Err(RuntimeError::InvalidConfig(format!(
+                "executable {program:?} not found or not executable"
+            )))
+        };
+    }
+    let search = env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    search
+        .split(':')
+        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
+        .find(|candidate| runnable(candidate))
+        .ok_or_else(|| {
+            RuntimeError::InvalidConfig(format!("executable file {program:?} not found in $PATH"))
+        })
+}
+
+/// The last steps before the container's code runs: mark every fd the process did not
+/// inherit on purpose close-on-exec, restore default signal handling, and execve. Returns
+/// only on failure.
+pub fn exec(program: &Path, args: &[String], env: &[String], preserve_fds: u32) -> RuntimeError {
+    let first = 3 + preserve_fds;
+    // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC keeps the sync socket
+    // usable to report a failed execve.
+    let rc = unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    if rc != 0 {
+        return RuntimeError::Init(format!("close_range: {}", Errno::last()));
+    }
+    // SAFETY: restoring the default disposition; no handler code is involved.
+    if let Err(e) = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
+        return RuntimeError::Init(format!("resetting SIGPIPE: {e}"));
+    }
+    if let Err(e) = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None) {
+        return RuntimeError::Init(format!("resetting the signal mask: {e}"));
+    }
+    let to_c = |items: &[String]| -> Vec<CString> {
+        items
+            .iter()
+            .filter_map(|s| CString::new(s.as_bytes()).ok())
+            .collect()
+    };
+    let Ok(path) = CString::new(program.as_os_str().as_encoded_bytes()) else {
+        return RuntimeError::InvalidConfig("executable path contains NUL".into());
+    };
+    match execve(&path, &to_c(args), &to_c(env)) {
+        Err(err) => RuntimeError::Sys {
+            context: format!("exec {}", program.display()),
+            source: err,
+        },
+        Ok(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_in_the_given_path() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_owned()];
+        assert!(find_executable("sh", &env).unwrap().ends_with("sh"));
+        assert!(find_executable("no-such-program-x", &env).is_err());
+        assert!(find_executable("/bin/sh", &[]).is_ok());
+        assert!(find_executable("/etc/passwd", &[]).is_err());
+    }
+
+    #[test]
+    fn capability_names_convert() {
+        let set: HashSet<Capability> = [Capability::Chown, Capability::NetBindService].into();
+        let converted = to_caps(Some(&set));
+        assert!(converted.contains(&Cap::CAP_CHOWN));
+        assert!(converted.contains(&Cap::CAP_NET_BIND_SERVICE));
+    }
+}

@@ -1,0 +1,147 @@
+//! The default `config.json` written by `spec`: runc's layout with Docker's security
+//! defaults (SECURITY.md items 19 to 22).
+
+use oci_spec::runtime::{
+    Capability, LinuxCapabilitiesBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxResourcesBuilder, PosixRlimitBuilder, PosixRlimitType, Spec,
+};
+use std::collections::HashSet;
+
+use crate::error::{Result, RuntimeError};
+use crate::seccomp::docker_default_profile;
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// Paths hidden from the container, beyond oci-spec's defaults.
+const EXTRA_MASKED_PATHS: [&str; 2] = ["/proc/interrupts", "/sys/devices/virtual/powercap"];
+
+fn device_rule(
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut builder = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access);
+    if let Some(major) = major {
+        builder = builder.major(major);
+    }
+    if let Some(minor) = minor {
+        builder = builder.minor(minor);
+    }
+    builder
+        .build()
+        .expect("every field of a device rule has a default")
+}
+
+/// Devices every container may use, appended after the spec's own rules as runc does:
+/// null, zero, full, random, urandom, tty, console, ptmx, the pts devices, and mknod of any
+/// device (opening one still needs an allow rule).
+pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    use LinuxDeviceType::{B, C};
+    vec![
+        device_rule(C, None, None, "m"),
+        device_rule(B, None, None, "m"),
+        device_rule(C, Some(1), Some(3), "rwm"),
+        device_rule(C, Some(1), Some(5), "rwm"),
+        device_rule(C, Some(1), Some(7), "rwm"),
+        device_rule(C, Some(1), Some(8), "rwm"),
+        device_rule(C, Some(1), Some(9), "rwm"),
+        device_rule(C, Some(5), Some(0), "rwm"),
+        device_rule(C, Some(5), Some(1), "rwm"),
+        device_rule(C, Some(5), Some(2), "rwm"),
+        device_rule(C, Some(136), None, "rwm"),
+    ]
+}
+
+/// The spec `berth-runtime spec` writes: `sh` in `rootfs/`, every namespace but user,
+/// Docker's capabilities, masked paths and seccomp profile, and no_new_privs.
+pub fn default_spec() -> Result<Spec> {
+    let build_err = |e: oci_spec::OciSpecError| RuntimeError::InvalidConfig(e.to_string());
+    let mut spec = Spec::default();
+    spec.set_version(crate::OCI_VERSION.to_owned());
+    spec.set_hostname(Some("berth".to_owned()));
+    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    if let Some(process) = spec.process_mut() {
+        process.set_terminal(Some(false));
+        process.set_no_new_privileges(Some(true));
+        process.set_capabilities(Some(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps.clone())
+                .build()
+                .map_err(build_err)?,
+        ));
+        process.set_rlimits(Some(vec![PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitNofile)
+            .hard(1024u64)
+            .soft(1024u64)
+            .build()
+            .map_err(build_err)?]));
+    }
+    if let Some(linux) = spec.linux_mut() {
+        let mut masked = linux.masked_paths().clone().unwrap_or_default();
+        masked.extend(EXTRA_MASKED_PATHS.map(String::from));
+        linux.set_masked_paths(Some(masked));
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .map_err(build_err)?;
+        linux.set_resources(Some(
+            LinuxResourcesBuilder::default()
+                .devices(vec![deny_all])
+                .build()
+                .map_err(build_err)?,
+        ));
+        let caps: Vec<Capability> = DEFAULT_CAPABILITIES.to_vec();
+        linux.set_seccomp(Some(docker_default_profile(&caps)));
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_is_locked_down() {
+        let spec = default_spec().unwrap();
+        let process = spec.process().as_ref().unwrap();
+        assert_eq!(process.no_new_privileges(), Some(true));
+        let caps = process.capabilities().as_ref().unwrap();
+        assert!(caps.inheritable().as_ref().is_none_or(|c| c.is_empty()));
+        assert!(!caps
+            .bounding()
+            .as_ref()
+            .unwrap()
+            .contains(&Capability::SysAdmin));
+        let linux = spec.linux().as_ref().unwrap();
+        let masked = linux.masked_paths().as_ref().unwrap();
+        assert!(masked.iter().any(|p| p == "/proc/kcore"));
+        assert!(masked.iter().any(|p| p == "/sys/devices/virtual/powercap"));
+        assert!(linux.seccomp().is_some());
+        // The written spec parses back.
+        let json = serde_json::to_string(&spec).unwrap();
+        let _: Spec = serde_json::from_str(&json).unwrap();
+    }
+}
