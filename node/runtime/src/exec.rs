@@ -14,6 +14,7 @@ use crate::seccomp::{self, SeccompProgram};
 use crate::spawn::{spawn, unexpected, IdMaps};
 use crate::state::Status;
 use crate::sync::{Message, SyncSocket};
+use crate::tty::{console_pair, receive_master};
 use crate::wait::SignalRelay;
 use crate::{write_pid_file, Runtime};
 
@@ -44,15 +45,19 @@ impl Runtime {
             .transpose()?;
         let plan = NamespacePlan::join_process(container.record.pid)?;
         let cgroup = container.cgroup()?;
-        let console = opts
-            .console_socket
-            .as_deref()
-            .map(console::connect)
-            .transpose()?;
         let relay = if opts.detach {
             None
         } else {
             Some(SignalRelay::install()?)
+        };
+        // A foreground terminal without a console socket is relayed through our own stdio.
+        let (console, ours) = match (&opts.console_socket, &relay) {
+            (Some(path), _) => (Some(console::connect(path)?), None),
+            (None, Some(_)) if opts.process.terminal().unwrap_or(false) => {
+                let (ours, theirs) = console_pair()?;
+                (Some(theirs), Some(ours))
+            }
+            (None, _) => (None, None),
         };
         let spawned = spawn(
             &plan,
@@ -73,8 +78,9 @@ impl Runtime {
         if let Some(path) = &opts.pid_file {
             write_pid_file(path, spawned.pid)?;
         }
+        let master = ours.as_ref().map(receive_master).transpose()?.flatten();
         match relay {
-            Some(relay) => relay.wait_for(spawned.pid),
+            Some(relay) => relay.wait_for(spawned.pid, master),
             None => Ok(0),
         }
     }

@@ -29,6 +29,7 @@ mod spawn;
 pub mod spec;
 pub mod state;
 mod sync;
+mod tty;
 mod wait;
 
 use nix::unistd::Pid;

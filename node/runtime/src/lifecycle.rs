@@ -25,6 +25,7 @@ use crate::spawn::{spawn, unexpected, IdMaps, Spawned};
 use crate::spec::default_device_rules;
 use crate::state::{Container, Record, Status};
 use crate::sync::Message;
+use crate::tty::{console_pair, receive_master};
 use crate::wait::SignalRelay;
 use crate::{write_pid_file, Runtime};
 
@@ -64,6 +65,20 @@ impl Drop for Rollback<'_> {
 impl Runtime {
     /// Creates container `id` from a bundle and leaves it waiting for `start`.
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<Container> {
+        let console = opts
+            .console_socket
+            .as_deref()
+            .map(console::connect)
+            .transpose()?;
+        self.create_with_console(id, opts, console)
+    }
+
+    fn create_with_console(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        console: Option<OwnedFd>,
+    ) -> Result<Container> {
         let reservation = self.store.reserve(id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         let spec = &bundle.spec;
@@ -74,11 +89,6 @@ impl Runtime {
         reservation.save_spec(spec)?;
         let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
         let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
-        let console = opts
-            .console_socket
-            .as_deref()
-            .map(console::connect)
-            .transpose()?;
         let fifo = make_fifo(&reservation.fifo_path())?;
         let cgroup = ContainerCgroup::new(linux.cgroups_path().as_deref(), id)?;
         let mut rollback = Rollback {
@@ -178,20 +188,28 @@ impl Runtime {
     /// `create` + `start`; unless detached, waits for the container, deletes it and
     /// returns its exit code.
     pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
-        let relay = if detach {
-            None
-        } else {
-            Some(SignalRelay::install()?)
+        if detach {
+            self.create(id, opts)?;
+            return self.start(id).map(|()| 0);
+        }
+        let relay = SignalRelay::install()?;
+        // Without a console socket a terminal is relayed through our own stdio.
+        let (container, console) = match &opts.console_socket {
+            Some(_) => (self.create(id, opts)?, None),
+            None => {
+                let (ours, theirs) = console_pair()?;
+                (
+                    self.create_with_console(id, opts, Some(theirs))?,
+                    Some(ours),
+                )
+            }
         };
-        let container = self.create(id, opts)?;
+        let master = console.as_ref().map(receive_master).transpose()?.flatten();
         if let Err(err) = self.start(id) {
             let _ = self.delete(id, true);
             return Err(err);
         }
-        let Some(relay) = relay else {
-            return Ok(0);
-        };
-        let code = relay.wait_for(Pid::from_raw(container.record.pid));
+        let code = relay.wait_for(Pid::from_raw(container.record.pid), master);
         self.delete(id, true)?;
         code
     }
