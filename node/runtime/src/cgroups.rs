@@ -152,15 +152,12 @@ impl ContainerCgroup {
             Err(source) => return Err(self.manager_error("apply the resource limits", source)),
         }
 
-        let devices_dir = self
-            .hierarchy
-            .dir_of("devices", &self.path)
-            .ok_or(CgroupError::MissingController("devices"))?;
         match self.hierarchy {
-            Hierarchy::V1(_) => devices::apply_v1(&devices_dir, &device_rules)?,
+            Hierarchy::V1(_) => devices::apply_v1(&self.dir("devices")?, &device_rules)?,
             Hierarchy::V2 { .. } => {
-                limits::write_unified(&devices_dir, &requested)?;
-                devices::apply_v2(&devices_dir, &device_rules)?;
+                let dir = self.dir("devices")?;
+                limits::write_unified(&dir, &requested)?;
+                devices::apply_v2(&dir, &device_rules)?;
             }
         }
         tracing::debug!(id = %self.id, path = %self.path.display(), %pid, "cgroup applied");
@@ -194,6 +191,7 @@ impl ContainerCgroup {
         self.set_freezer(FreezerState::Thawed)
     }
 
+    /// Whether the cgroup is frozen (a cgroup still freezing is not).
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
         let dir = self.existing_freezer_dir()?;
         Ok(match self.hierarchy {
@@ -269,19 +267,23 @@ impl ContainerCgroup {
             .map_err(|source| self.manager_error(op, source))
     }
 
-    /// The directory that holds the freezer (v1) or the whole cgroup (v2), if it exists.
+    /// The directory of the cgroup in `controller`'s hierarchy (v2: the one directory).
+    fn dir(&self, controller: &'static str) -> Result<PathBuf, CgroupError> {
+        self.hierarchy
+            .dir_of(controller, &self.path)
+            .ok_or(CgroupError::MissingController(controller))
+    }
+
+    /// The freezer directory (v2: the cgroup's), which must exist.
     fn existing_freezer_dir(&self) -> Result<PathBuf, CgroupError> {
-        let dir = self
-            .hierarchy
-            .dir_of("freezer", &self.path)
-            .ok_or(CgroupError::MissingController("freezer"))?;
+        let dir = self.dir("freezer")?;
         if !dir.exists() {
             return Err(CgroupError::NotFound(self.path.clone()));
         }
         Ok(dir)
     }
 
-    /// A libcgroups manager for this cgroup. On v1 this costs about 0.8 ms (libcgroups looks
+    /// A libcgroups manager for this cgroup. On v1 this costs about 0.5 ms (libcgroups looks
     /// up each controller's mount in mountinfo), so only limit-setting and freezing use one.
     fn manager(&self) -> Result<AnyCgroupManager, CgroupError> {
         let manager = match &self.hierarchy {
