@@ -310,6 +310,26 @@ fn relative_and_default_paths_resolve_under_the_runtime_cgroup() {
 }
 
 #[test]
+fn a_relative_path_is_created_under_the_runtime_cgroup_and_removed() {
+    let _serial = serial();
+    let name = unique_path();
+    let relative = name.strip_prefix("/").unwrap();
+    let mut guard = Guard::new(ContainerCgroup::new(Some(relative), "c13").unwrap());
+    let parent = guard.cgroup.hierarchy.parent_for_relative().unwrap();
+    assert_eq!(guard.cgroup.path(), parent.join(relative));
+    let pid = guard.sleeper();
+
+    guard.cgroup.apply(pid, Some(&typical_resources())).unwrap();
+    assert_eq!(guard.cgroup.pids().unwrap(), vec![pid]);
+    let dirs = guard.cgroup.hierarchy.dirs(guard.cgroup.path());
+    guard.cgroup.remove().unwrap();
+
+    for dir in &dirs {
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
+}
+
+#[test]
 fn a_path_with_dot_dot_is_a_clear_error_and_creates_nothing() {
     let _serial = serial();
     let escape = PathBuf::from(format!("{}/../../etc", unique_path().display()));
