@@ -6,7 +6,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::{fchmodat, FchmodatFlags, Mode};
 use nix::unistd::{mkfifo, read, Pid};
-use oci_spec::runtime::LinuxResources;
 use std::convert::Infallible;
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -22,7 +21,6 @@ use crate::namespaces::NamespacePlan;
 use crate::procfs::ProcStat;
 use crate::seccomp;
 use crate::spawn::{spawn, unexpected, IdMaps, Spawned};
-use crate::spec::default_device_rules;
 use crate::state::{Container, Record, Status};
 use crate::sync::Message;
 use crate::tty::{console_pair, receive_master};
@@ -102,7 +100,6 @@ impl Runtime {
             h.prestart().as_ref().is_some_and(|v| !v.is_empty())
                 || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
         });
-        let resources = with_default_devices(linux.resources().as_ref());
         let maps = IdMaps {
             uids: linux.uid_mappings().as_deref().unwrap_or_default(),
             gids: linux.gid_mappings().as_deref().unwrap_or_default(),
@@ -121,7 +118,7 @@ impl Runtime {
         let Spawned { pid, sock } = spawn(
             &plan,
             &maps,
-            |mid| Ok(cgroup.apply(mid, Some(&resources))?),
+            |mid| Ok(cgroup.apply(mid, linux.resources().as_ref())?),
             |sock| -> Infallible { init_main(sock, init) },
         )?;
         rollback.pid = Some(pid);
@@ -222,15 +219,6 @@ pub(crate) fn state_json(record: &Record, dir: &std::path::Path, status: Status)
         record: record.clone(),
     };
     serde_json::to_vec(&container.oci_state(status)).unwrap_or_default()
-}
-
-/// The spec's resources with the devices every container needs allowed after its own rules.
-fn with_default_devices(resources: Option<&LinuxResources>) -> LinuxResources {
-    let mut resources = resources.cloned().unwrap_or_default();
-    let mut devices = resources.devices().clone().unwrap_or_default();
-    devices.extend(default_device_rules());
-    resources.set_devices(Some(devices));
-    resources
 }
 
 /// Creates `exec.fifo` writable by any container user and returns an O_PATH handle to it.

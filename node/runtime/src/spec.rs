@@ -2,8 +2,8 @@
 //! defaults (SECURITY.md items 19 to 22).
 
 use oci_spec::runtime::{
-    Capability, LinuxCapabilitiesBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
-    LinuxDeviceType, LinuxResourcesBuilder, PosixRlimitBuilder, PosixRlimitType, Spec,
+    Capability, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxResourcesBuilder,
+    PosixRlimitBuilder, PosixRlimitType, Spec,
 };
 use std::collections::HashSet;
 
@@ -30,47 +30,6 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
 
 /// Paths hidden from the container, beyond oci-spec's defaults.
 const EXTRA_MASKED_PATHS: [&str; 2] = ["/proc/interrupts", "/sys/devices/virtual/powercap"];
-
-fn device_rule(
-    typ: LinuxDeviceType,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> LinuxDeviceCgroup {
-    let mut builder = LinuxDeviceCgroupBuilder::default()
-        .allow(true)
-        .typ(typ)
-        .access(access);
-    if let Some(major) = major {
-        builder = builder.major(major);
-    }
-    if let Some(minor) = minor {
-        builder = builder.minor(minor);
-    }
-    builder
-        .build()
-        .expect("every field of a device rule has a default")
-}
-
-/// Devices every container may use, appended after the spec's own rules as runc does:
-/// null, zero, full, random, urandom, tty, console, ptmx, the pts devices, and mknod of any
-/// device (opening one still needs an allow rule).
-pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
-    use LinuxDeviceType::{B, C};
-    vec![
-        device_rule(C, None, None, "m"),
-        device_rule(B, None, None, "m"),
-        device_rule(C, Some(1), Some(3), "rwm"),
-        device_rule(C, Some(1), Some(5), "rwm"),
-        device_rule(C, Some(1), Some(7), "rwm"),
-        device_rule(C, Some(1), Some(8), "rwm"),
-        device_rule(C, Some(1), Some(9), "rwm"),
-        device_rule(C, Some(5), Some(0), "rwm"),
-        device_rule(C, Some(5), Some(1), "rwm"),
-        device_rule(C, Some(5), Some(2), "rwm"),
-        device_rule(C, Some(136), None, "rwm"),
-    ]
-}
 
 /// The spec `berth-runtime spec` writes: `sh` in `rootfs/`, every namespace but user,
 /// Docker's capabilities, masked paths and seccomp profile, and no_new_privs.

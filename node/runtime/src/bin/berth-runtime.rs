@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
+use tracing_subscriber::prelude::*;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -200,6 +201,10 @@ fn init_logging(cli: &Cli) -> bool {
     } else {
         tracing::Level::WARN
     };
+    // libcgroups warns about every controller a v1 host does not mount.
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("libcgroups", tracing::Level::ERROR);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false);
@@ -212,12 +217,20 @@ fn init_logging(cli: &Cli) -> bool {
         (Some(file), LogFormat::Json) => builder
             .json()
             .with_writer(std::sync::Mutex::new(file))
+            .finish()
+            .with(filter)
             .init(),
         (Some(file), LogFormat::Text) => builder
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(file))
+            .finish()
+            .with(filter)
             .init(),
-        (None, _) => builder.with_writer(std::io::stderr).init(),
+        (None, _) => builder
+            .with_writer(std::io::stderr)
+            .finish()
+            .with(filter)
+            .init(),
     }
     to_file
 }
