@@ -31,8 +31,9 @@ pub enum RuntimeError {
     Sys { context: String, source: nix::Error },
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+    /// Boxed: libcgroups' errors are large, and every result carries this type.
     #[error("cgroup: {0}")]
-    Cgroup(#[from] CgroupError),
+    Cgroup(Box<CgroupError>),
     #[error("rootfs: {0}")]
     Rootfs(#[from] RootfsError),
     #[error("seccomp: {0}")]
@@ -45,6 +46,12 @@ pub enum RuntimeError {
         path: PathBuf,
         reason: String,
     },
+}
+
+impl From<CgroupError> for RuntimeError {
+    fn from(err: CgroupError) -> Self {
+        RuntimeError::Cgroup(Box::new(err))
+    }
 }
 
 /// Attaches a human description of the failed step to low-level errors.
