@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
+use nix::mount::{self, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::stat::{major, minor};
@@ -108,13 +109,22 @@ impl Bundle {
 /// asked), returning its exit code and the message it reported. The check must not panic or
 /// print: it runs in a fork of a multi-threaded test process.
 fn in_namespaces(flags: CloneFlags, check: impl FnOnce() -> Result<(), String>) -> (i32, String) {
+    in_namespaces_after(|| Ok(()), flags, check)
+}
+
+/// [`in_namespaces`], with `setup` run in the child before it unshares `flags`.
+fn in_namespaces_after(
+    setup: impl FnOnce() -> Result<(), String>,
+    flags: CloneFlags,
+    check: impl FnOnce() -> Result<(), String>,
+) -> (i32, String) {
     let (read_end, write_end) = unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
     // SAFETY: the child only runs `child_main`, which makes syscalls, allocates (glibc's fork
     // leaves malloc usable) and touches no lock another thread could hold, then `_exit`s.
     match unsafe { unistd::fork() }.unwrap() {
         ForkResult::Child => {
             drop(read_end);
-            let code = child_main(flags, &write_end, check);
+            let code = child_main(setup, flags, &write_end, check);
             // SAFETY: _exit ends the forked child without running the parent's atexit handlers.
             unsafe { libc::_exit(code) }
         }
@@ -131,17 +141,21 @@ fn in_namespaces(flags: CloneFlags, check: impl FnOnce() -> Result<(), String>) 
 }
 
 fn child_main(
+    setup: impl FnOnce() -> Result<(), String>,
     flags: CloneFlags,
     report: &OwnedFd,
     check: impl FnOnce() -> Result<(), String>,
 ) -> i32 {
+    if let Err(e) = setup() {
+        return fail(report, &format!("setup: {e}"), 2);
+    }
     if let Err(e) = nix::sched::unshare(flags) {
         return fail(report, &format!("unshare: {e}"), 2);
     }
     if !flags.contains(CloneFlags::CLONE_NEWPID) {
         return run_check(report, check);
     }
-    // SAFETY: as in `in_namespaces`; this process is already single-threaded.
+    // SAFETY: as in `in_namespaces_after`; this process is already single-threaded.
     match unsafe { unistd::fork() } {
         Ok(ForkResult::Child) => {
             // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and no pointers.
@@ -316,6 +330,7 @@ fn full_container_view() {
         check_binds()?;
         check_dev()?;
         check_cgroup(&v1)?;
+        check_console()?;
         // Finally, busybox itself must work in the new root.
         let script = "[ \"$(cat /mnt/ro/hello)\" = hello ] && ! touch /x 2>/dev/null \
                       && echo ok > /dev/shm/ok && [ \"$(cat /dev/shm/ok)\" = ok ] && [ -c /dev/zero ] \
@@ -506,6 +521,98 @@ fn check_cgroup(v1: &[String]) -> Result<(), String> {
         write_is_refused(&format!("{path}/cgroup.procs"))?;
     }
     Ok(())
+}
+
+/// A fresh pty of the container's devpts, bound over /dev/console, carries what is written to it.
+fn check_console() -> Result<(), String> {
+    use nix::pty;
+    let master = pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY).map_err(err_str("openpt"))?;
+    pty::grantpt(&master).map_err(err_str("grantpt"))?;
+    pty::unlockpt(&master).map_err(err_str("unlockpt"))?;
+    let slave = pty::ptsname_r(&master).map_err(err_str("ptsname"))?;
+    ensure!(slave.starts_with("/dev/pts/"), "pty slave {slave}");
+    super::bind_console(Path::new(&slave)).map_err(err_str("bind_console"))?;
+    let (console, pts) = (fs::metadata("/dev/console"), fs::metadata(&slave));
+    let (console, pts) = (
+        console.map_err(err_str("/dev/console"))?,
+        pts.map_err(err_str(&slave))?,
+    );
+    ensure!(
+        console.file_type().is_char_device(),
+        "/dev/console is not a device"
+    );
+    ensure!(console.rdev() == pts.rdev(), "/dev/console is not {slave}");
+    fs::write("/dev/console", "hi").map_err(err_str("writing /dev/console"))?;
+    let mut buf = [0u8; 2];
+    let n = unistd::read(std::os::fd::AsRawFd::as_raw_fd(&master), &mut buf)
+        .map_err(err_str("reading the pty master"))?;
+    ensure!(&buf[..n] == b"hi", "pty master read {:?}", &buf[..n]);
+    Ok(())
+}
+
+/// In a user namespace mknod is not permitted: devices are bind-mounted from the host, and a
+/// read-only bind of a mount whose nosuid/nodev are locked keeps them.
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags() {
+    if !is_root() {
+        return;
+    }
+    let bundle = Bundle::new();
+    let locked = bundle.path("locked");
+    fs::create_dir(&locked).unwrap();
+    let spec = bundle.spec(json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+            {"destination": "/mnt/locked", "type": "bind", "source": &locked, "options": ["rbind", "ro"]}
+        ],
+        "linux": {"maskedPaths": ["/proc/interrupts"], "readonlyPaths": ["/proc/sys"]}
+    }));
+    let rootfs = bundle.rootfs.clone();
+    // A nosuid,nodev tmpfs made in a mount namespace of the initial user namespace: its flags
+    // are locked once the mount is copied into a namespace owned by a new user namespace.
+    let setup = move || {
+        nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(err_str("unshare"))?;
+        let private = MsFlags::MS_PRIVATE | MsFlags::MS_REC;
+        mount::mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
+            .map_err(err_str("rprivate"))?;
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        mount::mount(Some("tmpfs"), &locked, Some("tmpfs"), flags, None::<&str>)
+            .map_err(err_str("tmpfs"))?;
+        fs::write(locked.join("f"), "locked").map_err(err_str("locked file"))
+    };
+    let flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWNET;
+    let (code, message) = in_namespaces_after(setup, flags, move || {
+        fs::write("/proc/self/setgroups", "deny").map_err(err_str("setgroups"))?;
+        fs::write("/proc/self/uid_map", "0 0 1").map_err(err_str("uid_map"))?;
+        fs::write("/proc/self/gid_map", "0 0 1").map_err(err_str("gid_map"))?;
+        prepare(&spec, &rootfs).map_err(err_str("prepare"))?;
+        pivot_and_finish(&spec, &rootfs, false).map_err(err_str("pivot_and_finish"))?;
+        char_device("/dev/null", (1, 3), 0o666, (0, 0))?;
+        fs::write("/dev/null", "x").map_err(err_str("writing the bound /dev/null"))?;
+        char_device("/dev/tty", (5, 0), 0o666, (0, 0))?;
+        let mountinfo = read("/proc/self/mountinfo")?;
+        ensure!(
+            mountinfo.contains(" /dev/null "),
+            "/dev/null is not a bind mount"
+        );
+        char_device("/proc/interrupts", (1, 3), 0o666, (0, 0))?;
+        write_is_refused("/proc/sys/kernel/shmmni")?;
+        ensure!(read("/mnt/locked/f")? == "locked", "locked bind content");
+        write_is_refused("/mnt/locked/new")?;
+        let flags = mount_flags("/mnt/locked")?;
+        let want = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_NODEV;
+        ensure!(flags.contains(want), "/mnt/locked has {flags:?}");
+        Ok(())
+    });
+    assert_eq!((code, message.as_str()), (0, ""), "container checks failed");
+    assert_eq!(bundle.host_mounts(), Vec::<PathBuf>::new());
 }
 
 #[test]
