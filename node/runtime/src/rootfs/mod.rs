@@ -72,7 +72,9 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
 
 /// pivot_root into `rootfs` (or, when `no_pivot` is true or pivot_root is impossible, e.g. on
 /// ramfs/initramfs, the `MS_MOVE` + chroot fallback documented on [`pivot::enter`]), then:
-/// apply `linux.sysctl`, remount root read-only if `root.readonly`, mask `linux.maskedPaths`,
+/// apply `linux.sysctl`, make read-only tmpfs mounts read-only (they stay writable during
+/// `prepare` so that nested mounts can be created), remount root read-only if `root.readonly`,
+/// mask `linux.maskedPaths`,
 /// make `linux.readonlyPaths` read-only, apply the final `rootfsPropagation`.
 /// Afterwards cwd is `/`.
 pub fn pivot_and_finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<(), RootfsError> {
@@ -95,6 +97,7 @@ pub fn pivot_and_finish(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()
     if let Some(sysctls) = sysctls {
         sysctl::apply(&root, sysctls, namespaces)?;
     }
+    mounts::finish_read_only(&root, spec.mounts().as_deref().unwrap_or_default())?;
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         remount(Path::new("/"), MsFlags::MS_RDONLY).map_err(|errno| RootfsError::Remount {
             what: "read-only root",

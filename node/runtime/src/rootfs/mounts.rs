@@ -82,11 +82,15 @@ fn filesystem(
         .source()
         .as_deref()
         .map_or(OsStr::new(fstype), Path::as_os_str);
+    let flags = match read_only_later(m, opts) {
+        Some(_) => opts.flags - MsFlags::MS_RDONLY,
+        None => opts.flags,
+    };
     fdmount::mount_on(
         Source::Name(source),
         target.as_fd(),
         Some(fstype),
-        opts.flags,
+        flags,
         opts.data(),
     )
     .map_err(|errno| RootfsError::Mount {
@@ -95,6 +99,35 @@ fn filesystem(
         errno,
     })?;
     after_mount(root, dest, opts, None)
+}
+
+/// A read-only tmpfs is mounted read-write first, so that later mounts can create their
+/// destinations inside it, and made read-only by [`finish_read_only`] after the pivot (as runc
+/// does). Returns the flags to remount it with.
+fn read_only_later(m: &Mount, opts: &MountOptions) -> Option<MsFlags> {
+    let deferred = m.typ().as_deref() == Some("tmpfs")
+        && !opts.is_bind()
+        && opts.flags.contains(MsFlags::MS_RDONLY);
+    deferred.then_some(opts.flags)
+}
+
+/// Remounts read-only the tmpfs mounts that [`read_only_later`] left writable.
+pub(crate) fn finish_read_only(root: &Root, mounts: &[Mount]) -> Result<(), RootfsError> {
+    for m in mounts {
+        let Ok(opts) = MountOptions::parse(m.options().as_deref().unwrap_or_default()) else {
+            continue;
+        };
+        if let Some(flags) = read_only_later(m, &opts) {
+            let dest = m.destination();
+            let top = target(root, dest, Create::Nothing, Last::Follow)?;
+            fdmount::remount_fd(top.as_fd(), flags).map_err(|errno| RootfsError::Remount {
+                what: "read-only tmpfs",
+                dest: dest.clone(),
+                errno,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Bind-mounts the host source onto the destination, creating a directory or an empty file

@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -304,7 +304,9 @@ fn full_container_view() {
             {"destination": "/mnt/rro", "type": "none", "source": bundle.path("host-data"), "options": ["rbind", "rro"]},
             {"destination": "/etc/hostfile", "type": "bind", "source": bundle.path("host-file"), "options": ["bind", "ro"]},
             {"destination": "/abs-link/sub", "type": "bind", "source": bundle.path("host-data"), "options": ["rbind"]},
-            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700", "size=1m"]}
+            {"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700", "size=1m"]},
+            {"destination": "/ro-tmpfs", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid"]},
+            {"destination": "/ro-tmpfs/inner", "type": "tmpfs", "source": "tmpfs"}
         ],
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "network"}, {"type": "uts"}, {"type": "cgroup"}],
@@ -544,8 +546,8 @@ fn check_console() -> Result<(), String> {
     ensure!(console.rdev() == pts.rdev(), "/dev/console is not {slave}");
     fs::write("/dev/console", "hi").map_err(err_str("writing /dev/console"))?;
     let mut buf = [0u8; 2];
-    let n = unistd::read(std::os::fd::AsRawFd::as_raw_fd(&master), &mut buf)
-        .map_err(err_str("reading the pty master"))?;
+    let n =
+        unistd::read(master.as_raw_fd(), &mut buf).map_err(err_str("reading the pty master"))?;
     ensure!(&buf[..n] == b"hi", "pty master read {:?}", &buf[..n]);
     Ok(())
 }

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -254,11 +254,9 @@ impl<'r> Walk<'r> {
     fn create_missing(&self, dir: BorrowedFd<'_>, name: &OsStr, kind: Create) -> Result<(), Errno> {
         let created = match kind {
             Create::Nothing => Err(Errno::ENOENT),
-            Create::Dir => nix_stat::mkdirat(
-                Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
-                name,
-                Mode::from_bits_truncate(0o755),
-            ),
+            Create::Dir => {
+                nix_stat::mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755))
+            }
             Create::File => sys::open_at(
                 dir,
                 name,
@@ -286,8 +284,8 @@ impl<'r> Walk<'r> {
         if on_procfs {
             return Err(ResolveError::ProcfsLink { link });
         }
-        let target = fcntl::readlinkat(Some(std::os::fd::AsRawFd::as_raw_fd(fd)), "")
-            .map_err(|e| self.error(name, e))?;
+        let target =
+            fcntl::readlinkat(Some(fd.as_raw_fd()), "").map_err(|e| self.error(name, e))?;
         if target.is_empty() {
             return Err(self.error(name, Errno::ENOENT));
         }
