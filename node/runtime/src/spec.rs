@@ -47,6 +47,9 @@ pub fn default_spec() -> Result<Spec> {
                 .bounding(caps.clone())
                 .effective(caps.clone())
                 .permitted(caps.clone())
+                // The builder would otherwise fill these from oci-spec's runc-like defaults.
+                .inheritable(HashSet::new())
+                .ambient(HashSet::new())
                 .build()
                 .map_err(build_err)?,
         ));
@@ -89,6 +92,7 @@ mod tests {
         assert_eq!(process.no_new_privileges(), Some(true));
         let caps = process.capabilities().as_ref().unwrap();
         assert!(caps.inheritable().as_ref().is_none_or(|c| c.is_empty()));
+        assert!(caps.ambient().as_ref().is_none_or(|c| c.is_empty()));
         assert!(!caps
             .bounding()
             .as_ref()
