@@ -30,13 +30,14 @@ use super::sys;
 /// The kernel's own limit on symlinks followed during one lookup.
 const MAX_SYMLINKS: usize = 40;
 
-/// Why a path could not be resolved in-root. Phrased to follow "<what> <path> ...".
+/// Why a path could not be resolved in-root. Messages continue "`<what> <path>`", as in
+/// "mount destination /x escapes the container root through symlink ...".
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// A symlink's `..` would climb above the container root.
     #[error("escapes the container root through symlink {link} -> {target}")]
     Escapes { link: PathBuf, target: PathBuf },
-    /// More than [`MAX_SYMLINKS`] symlinks were followed.
+    /// More than 40 symlinks (the kernel's limit) were followed.
     #[error("has too many levels of symbolic links")]
     TooManyLinks,
     /// The walk reached a symlink on procfs; such links may be magic and are never followed.
