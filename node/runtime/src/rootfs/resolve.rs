@@ -166,11 +166,10 @@ impl<'r> Walk<'r> {
             let is_link =
                 sys::file_type(fd.as_fd()).map_err(|e| self.error(&name, e))? == SFlag::S_IFLNK;
             if is_link && (!is_last || self.last == Last::Follow) {
-                let target = self.read_link(&fd, &name)?;
+                let (link, target) = self.read_link(&fd, &name)?;
                 if target.is_absolute() {
                     self.dirs.clear();
                 }
-                let link = self.links.len() - 1;
                 for part in names(&target).into_iter().rev() {
                     queue.push_front((part, Origin::Link(link)));
                 }
@@ -272,8 +271,9 @@ impl<'r> Walk<'r> {
         }
     }
 
-    /// Reads the symlink `fd` (named `name` in the current directory) and records it.
-    fn read_link(&mut self, fd: &OwnedFd, name: &OsStr) -> Result<PathBuf, ResolveError> {
+    /// Reads the symlink `fd` (named `name` in the current directory) and records it; returns
+    /// its index in `links` and its target.
+    fn read_link(&mut self, fd: &OwnedFd, name: &OsStr) -> Result<(usize, PathBuf), ResolveError> {
         let link = self.here(name);
         if self.links.len() >= MAX_SYMLINKS {
             return Err(ResolveError::TooManyLinks);
@@ -292,7 +292,7 @@ impl<'r> Walk<'r> {
         }
         let target = PathBuf::from(target);
         self.links.push((link, target.clone()));
-        Ok(target)
+        Ok((self.links.len() - 1, target))
     }
 }
 
