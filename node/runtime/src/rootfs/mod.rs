@@ -3,7 +3,8 @@
 //!
 //! The caller runs [`prepare`], then the createContainer hooks, then [`pivot_and_finish`], and,
 //! for `process.terminal`, [`bind_console`]. Every path inside the container is resolved in-root
-//! ([`resolve`]) and every mount goes onto the resolved handle, never onto a path by name.
+//! (see the `resolve` module) and every mount goes onto the resolved handle, never onto a path
+//! by name.
 
 mod cgroup;
 mod devices;
@@ -71,7 +72,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<(), RootfsError> {
 }
 
 /// pivot_root into `rootfs` (or, when `no_pivot` is true or pivot_root is impossible, e.g. on
-/// ramfs/initramfs, the `MS_MOVE` + chroot fallback documented on [`pivot::enter`]), then:
+/// ramfs/initramfs, the `MS_MOVE` + chroot fallback documented in the `pivot` module), then:
 /// apply `linux.sysctl`, make read-only tmpfs mounts read-only (they stay writable during
 /// `prepare` so that nested mounts can be created), remount root read-only if `root.readonly`,
 /// mask `linux.maskedPaths`,

@@ -30,13 +30,14 @@ use super::sys;
 /// The kernel's own limit on symlinks followed during one lookup.
 const MAX_SYMLINKS: usize = 40;
 
-/// Why a path could not be resolved in-root. Phrased to follow "<what> <path> ...".
+/// Why a path could not be resolved in-root. Messages continue "`<what> <path>`", as in
+/// "mount destination /x escapes the container root through symlink ...".
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// A symlink's `..` would climb above the container root.
     #[error("escapes the container root through symlink {link} -> {target}")]
     Escapes { link: PathBuf, target: PathBuf },
-    /// More than [`MAX_SYMLINKS`] symlinks were followed.
+    /// More than 40 symlinks (the kernel's limit) were followed.
     #[error("has too many levels of symbolic links")]
     TooManyLinks,
     /// The walk reached a symlink on procfs; such links may be magic and are never followed.
@@ -165,11 +166,10 @@ impl<'r> Walk<'r> {
             let is_link =
                 sys::file_type(fd.as_fd()).map_err(|e| self.error(&name, e))? == SFlag::S_IFLNK;
             if is_link && (!is_last || self.last == Last::Follow) {
-                let target = self.read_link(&fd, &name)?;
+                let (link, target) = self.read_link(&fd, &name)?;
                 if target.is_absolute() {
                     self.dirs.clear();
                 }
-                let link = self.links.len() - 1;
                 for part in names(&target).into_iter().rev() {
                     queue.push_front((part, Origin::Link(link)));
                 }
@@ -271,8 +271,9 @@ impl<'r> Walk<'r> {
         }
     }
 
-    /// Reads the symlink `fd` (named `name` in the current directory) and records it.
-    fn read_link(&mut self, fd: &OwnedFd, name: &OsStr) -> Result<PathBuf, ResolveError> {
+    /// Reads the symlink `fd` (named `name` in the current directory) and records it; returns
+    /// its index in `links` and its target.
+    fn read_link(&mut self, fd: &OwnedFd, name: &OsStr) -> Result<(usize, PathBuf), ResolveError> {
         let link = self.here(name);
         if self.links.len() >= MAX_SYMLINKS {
             return Err(ResolveError::TooManyLinks);
@@ -291,7 +292,7 @@ impl<'r> Walk<'r> {
         }
         let target = PathBuf::from(target);
         self.links.push((link, target.clone()));
-        Ok(target)
+        Ok((self.links.len() - 1, target))
     }
 }
 
