@@ -85,6 +85,9 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| RuntimeError::InvalidConfig("no linux section".into()))?;
         reservation.save_spec(spec)?;
+        // Relative paths in the spec (bind sources, hooks) are relative to the bundle.
+        std::env::set_current_dir(&bundle.path)
+            .context(|| format!("entering bundle {}", bundle.path.display()))?;
         let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
         let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
         let fifo = make_fifo(&reservation.fifo_path())?;
