@@ -133,6 +133,36 @@ pub fn is_frozen(cgroups_path: &str) -> Result<bool> {
     })
 }
 
+/// The value of `key` in a flat-keyed cgroup file (`key value` lines).
+fn keyed_counter(dir: &Path, file: &str, key: &str) -> Result<u64> {
+    let text = read_file(dir, file)?;
+    text.lines()
+        .find_map(|line| {
+            let (k, v) = line.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
+        .ok_or_else(|| FixtureError::Unexpected(format!("no {key} in {file}: {text:?}")))
+}
+
+/// How many times the OOM killer killed a task of `cgroups_path`.
+pub fn oom_kills(cgroups_path: &str) -> Result<u64> {
+    let dir = controller_dir("memory", cgroups_path)?;
+    match layout()? {
+        CgroupLayout::Unified => keyed_counter(&dir, "memory.events", "oom_kill"),
+        CgroupLayout::Legacy => keyed_counter(&dir, "memory.oom_control", "oom_kill"),
+    }
+}
+
+/// How many forks the pids controller refused in `cgroups_path`.
+pub fn pids_refused(cgroups_path: &str) -> Result<u64> {
+    keyed_counter(&controller_dir("pids", cgroups_path)?, "pids.events", "max")
+}
+
+/// The processes the pids controller counts in `cgroups_path` (not its children).
+pub fn processes(cgroups_path: &str) -> Result<Vec<i32>> {
+    Ok(procs(&controller_dir("pids", cgroups_path)?))
+}
+
 /// The pids in one cgroup directory (not its children).
 fn procs(dir: &Path) -> Vec<i32> {
     fs::read_to_string(dir.join("cgroup.procs"))

@@ -8,8 +8,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -21,6 +19,7 @@ use crate::error::{FixtureError, Result};
 use crate::ids::{cgroups_path_for, unique_id};
 use crate::mounts::{detach_mounts_under, mounts_under};
 use crate::runtime::Runtime;
+use crate::wait::{wait_until, SETTLE_TIMEOUT};
 
 /// Serialises the tests of one test binary: they share the host's cgroups, mounts and only two
 /// CPUs, and a fork bomb or an OOM test must not disturb its neighbours.
@@ -187,41 +186,42 @@ impl TestEnv {
     }
 
     /// Polls `state` until the status is `status`.
-    pub fn wait_for_status(&self, id: &str, status: &str, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let current = self.state(id)?.status;
-            if current == status {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(FixtureError::Unexpected(format!(
-                    "{id} stayed {current}, expected {status}"
-                )));
-            }
-            sleep(Duration::from_millis(20));
-        }
+    pub fn wait_for_status(&self, id: &str, status: &str) -> Result<ContainerState> {
+        wait_until(SETTLE_TIMEOUT, &format!("{id} to be {status}"), || {
+            let state = self.state(id)?;
+            Ok((state.status == status).then_some(state))
+        })
     }
 
     /// Everything the container `bundle` may have left on the host: state entries under
     /// `--root` mentioning its id, its cgroup directories, mounts under the bundle, and
     /// processes whose root is the bundle's rootfs.
     pub fn leftovers(&self, bundle: &Bundle) -> Result<Vec<String>> {
+        self.leftovers_of(bundle.id(), &bundle.cgroups_path(), bundle.dir())
+    }
+
+    /// [`Self::leftovers`] for a container given by its parts.
+    pub fn leftovers_of(
+        &self,
+        id: &str,
+        cgroups_path: &str,
+        bundle_dir: &Path,
+    ) -> Result<Vec<String>> {
         let mut found = Vec::new();
         if let Ok(entries) = fs::read_dir(self.state_root()) {
             for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().contains(bundle.id()) {
+                if entry.file_name().to_string_lossy().contains(id) {
                     found.push(format!("state entry {}", entry.path().display()));
                 }
             }
         }
-        for dir in cgroup::existing_dirs(&bundle.cgroups_path())? {
+        for dir in cgroup::existing_dirs(cgroups_path)? {
             found.push(format!("cgroup {}", dir.display()));
         }
-        for mount in mounts_under(bundle.dir())? {
+        for mount in mounts_under(bundle_dir)? {
             found.push(format!("mount {}", mount.mount_point.display()));
         }
-        for pid in processes_rooted_in(&bundle.rootfs())? {
+        for pid in processes_rooted_in(&bundle_dir.join("rootfs"))? {
             found.push(format!("process {pid} rooted in the bundle"));
         }
         Ok(found)

@@ -14,6 +14,7 @@ pub mod procfs;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;
+pub mod wait;
 
 pub use bundle::Bundle;
 pub use command::CmdOutput;

@@ -75,11 +75,16 @@ fn parse_line(line: &str) -> Option<MountEntry> {
     })
 }
 
+/// Parses mountinfo text, e.g. printed by `cat /proc/self/mountinfo` inside a container.
+pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
+    text.lines().filter_map(parse_line).collect()
+}
+
 /// The mount table of `pid` (`"self"` for the caller).
 pub fn mount_table(pid: &str) -> Result<Vec<MountEntry>> {
     let path = format!("/proc/{pid}/mountinfo");
     let text = fs::read_to_string(&path).map_err(FixtureError::io(format!("reading {path}")))?;
-    Ok(text.lines().filter_map(parse_line).collect())
+    Ok(parse_mountinfo(&text))
 }
 
 /// The caller's mounts at or below `dir`, deepest first.
