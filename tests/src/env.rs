@@ -187,9 +187,9 @@ impl TestEnv {
 
     /// Polls `state` until the status is `status`.
     pub fn wait_for_status(&self, id: &str, status: &str) -> Result<ContainerState> {
+        // `state` may fail while a backgrounded `run` is still creating the container.
         wait_until(SETTLE_TIMEOUT, &format!("{id} to be {status}"), || {
-            let state = self.state(id)?;
-            Ok((state.status == status).then_some(state))
+            Ok(self.state(id).ok().filter(|s| s.status == status))
         })
     }
 
