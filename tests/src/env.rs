@@ -132,11 +132,12 @@ impl TestEnv {
 
     /// Runs the runtime with `args` to completion.
     pub fn call(&self, args: &[&str]) -> Result<CmdOutput> {
-        run_captured(
-            self.command(args),
-            &self.dir.path().join("out"),
-            DEFAULT_TIMEOUT,
-        )
+        self.finish(self.command(args))
+    }
+
+    /// Runs a prepared [`Self::command`] (e.g. with a working directory) to completion.
+    pub fn finish(&self, command: Command) -> Result<CmdOutput> {
+        run_captured(command, &self.dir.path().join("out"), DEFAULT_TIMEOUT)
     }
 
     /// Starts the runtime with `args` in the background.
