@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// A fixture could not be prepared or a runtime command could not be driven.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum FixtureError {
     /// A filesystem or process operation failed.
     #[error("{what}: {source}")]
@@ -41,6 +41,13 @@ pub enum FixtureError {
     /// Something the fixture expected of the host or the runtime was not there.
     #[error("{0}")]
     Unexpected(String),
+}
+
+/// Tests `unwrap()` fixture results, which prints `Debug`: make that the readable message.
+impl std::fmt::Debug for FixtureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl FixtureError {
