@@ -1,6 +1,10 @@
 //! Bad input: each case is one clear error line, a non-zero exit, and nothing left behind (no
 //! state, no cgroup, no mount, no process), and it never disturbs an existing container.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::os::unix::fs::symlink;
 

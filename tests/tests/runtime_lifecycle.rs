@@ -1,6 +1,10 @@
 //! The container lifecycle driven through the command line: signals, exec, pause and resume,
 //! delete, the OCI lifecycle rules, exit statuses and the state document.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use std::fs;
 use std::path::Path;
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! leaked descriptors, the cwd check, a refused `/proc` symlink, capabilities, no_new_privs,
 //! masked and read-only paths, and the device cgroup.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
