@@ -12,7 +12,8 @@ use std::time::Duration;
 use berth_tests::procfs::{namespace_of, run_state, NAMESPACE_LINKS};
 use berth_tests::wait::{wait_for_file, wait_until, SETTLE_TIMEOUT};
 use berth_tests::{cgroup, Bundle, TestEnv};
-use oci_spec::runtime::{LinuxNamespaceType, ProcessBuilder};
+use oci_spec::runtime::LinuxNamespaceType;
+use serde_json::json;
 
 /// Force-deletes the container and checks that nothing is left.
 fn teardown(env: &TestEnv, bundle: &Bundle) {
@@ -177,14 +178,15 @@ fn exec_applies_cwd_env_and_user() {
     out.assert_success();
     assert_eq!(out.stdout, "/tmp\nyes\n65534\n65534\n");
 
-    let process = ProcessBuilder::default()
-        .args(vec!["sh".into(), "-c".into(), "echo from-$((40+2))".into()])
-        .cwd("/")
-        .env(vec!["PATH=/bin".to_owned()])
-        .build()
-        .unwrap();
+    // A minimal process document: what a caller of `exec --process` writes.
+    let process = json!({
+        "args": ["sh", "-c", "echo from-$((40+2))"],
+        "cwd": "/",
+        "env": ["PATH=/bin"],
+        "user": { "uid": 0, "gid": 0 },
+    });
     let process_file = env.scratch().join("process.json");
-    fs::write(&process_file, serde_json::to_string(&process).unwrap()).unwrap();
+    fs::write(&process_file, process.to_string()).unwrap();
     let out = env
         .call(&[
             "exec",
