@@ -98,3 +98,8 @@ if [[ -x /usr/bin/time ]]; then
             </dev/null >/dev/null
     done
 fi
+
+if [[ -z $ours_median ]]; then
+    echo "runtime.sh: berth-runtime ($ours) did not run; peers only" >&2
+    exit 1
+fi
