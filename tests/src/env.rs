@@ -17,7 +17,7 @@ use crate::cgroup;
 use crate::command::{run_captured, spawn_captured, CmdOutput, Spawned, DEFAULT_TIMEOUT};
 use crate::error::{FixtureError, Result};
 use crate::ids::{cgroups_path_for, unique_id};
-use crate::mounts::{detach_mounts_under, mounts_under};
+use crate::mounts::{detach_mounts_under, mounts_involving};
 use crate::runtime::Runtime;
 use crate::wait::{wait_until, SETTLE_TIMEOUT};
 
@@ -195,7 +195,7 @@ impl TestEnv {
     }
 
     /// Everything the container `bundle` may have left on the host: state entries under
-    /// `--root` mentioning its id, its cgroup directories, mounts under the bundle, and
+    /// `--root` mentioning its id, its cgroup directories, mounts of or under the bundle, and
     /// processes whose root is the bundle's rootfs.
     pub fn leftovers(&self, bundle: &Bundle) -> Result<Vec<String>> {
         self.leftovers_of(bundle.id(), &bundle.cgroups_path(), bundle.dir())
@@ -219,8 +219,12 @@ impl TestEnv {
         for dir in cgroup::existing_dirs(cgroups_path)? {
             found.push(format!("cgroup {}", dir.display()));
         }
-        for mount in mounts_under(bundle_dir)? {
-            found.push(format!("mount {}", mount.mount_point.display()));
+        for mount in mounts_involving(bundle_dir)? {
+            found.push(format!(
+                "mount {} (of {})",
+                mount.mount_point.display(),
+                mount.root.display()
+            ));
         }
         for pid in processes_rooted_in(&bundle_dir.join("rootfs"))? {
             found.push(format!("process {pid} rooted in the bundle"));

@@ -97,6 +97,19 @@ pub fn mounts_under(dir: &Path) -> Result<Vec<MountEntry>> {
     Ok(found)
 }
 
+/// The caller's mounts that involve `dir`: mounted at or below it, or bind mounts of it (or
+/// of something inside it) elsewhere, recognised by `dir`'s unique final name in the mount's
+/// root, since that root is relative to its own filesystem.
+pub fn mounts_involving(dir: &Path) -> Result<Vec<MountEntry>> {
+    let name = dir.file_name();
+    Ok(mount_table("self")?
+        .into_iter()
+        .filter(|m| {
+            m.mount_point.starts_with(dir) || name.is_some_and(|n| m.root.iter().any(|c| c == n))
+        })
+        .collect())
+}
+
 /// Lazily detaches every mount at or below `dir`, so that removing `dir` can never descend into
 /// a host directory that a broken runtime bind-mounted there.
 pub fn detach_mounts_under(dir: &Path) -> Result<()> {
@@ -129,6 +142,29 @@ mod tests {
     #[test]
     fn rejects_a_line_without_separator() {
         assert_eq!(parse_line("36 35 98:0 / /x rw"), None);
+    }
+
+    #[test]
+    fn finds_a_bind_mount_of_a_directory_elsewhere_and_detaches_it() {
+        use nix::mount::{mount, MsFlags};
+        let tmp = tempfile::tempdir().unwrap();
+        let bundle = tmp.path().join("bundle-unique-name");
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        std::fs::create_dir(&elsewhere).unwrap();
+        mount(
+            Some(&bundle.join("rootfs")),
+            &elsewhere,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let found = mounts_involving(&bundle).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].mount_point, elsewhere);
+        detach_mounts_under(tmp.path()).unwrap();
+        assert!(mounts_involving(&bundle).unwrap().is_empty());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::path::Path;
 
-use berth_tests::ids::{cgroups_path_for, unique_id};
+use berth_tests::ids::{cgroups_path_for, run_prefix, unique_id};
 use berth_tests::mounts::mounts_under;
 use berth_tests::{Bundle, TestEnv};
 use oci_spec::runtime::MountBuilder;
@@ -175,24 +176,32 @@ fn ids_with_slash_or_dot_dot_are_rejected() {
     let bundle = env.bundle("badid").unwrap();
     bundle.write().unwrap();
     let dir = bundle.dir().to_string_lossy().into_owned();
-    let around = |d: &std::path::Path| -> Vec<_> {
-        let mut names: Vec<_> = fs::read_dir(d)
-            .map(|it| it.map(|e| e.unwrap().file_name()).collect())
+    let listing = |d: &Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(d)
+            .map(|it| {
+                it.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort();
         names
     };
-    let scratch_before = around(env.scratch());
+    let scratch_before = listing(env.scratch());
+    // An absolute id, which a careless `root.join(id)` would turn into a host path.
+    let absolute = format!("/{}-abs", run_prefix());
 
-    for id in ["a/b", "..", ".", "../escape", "x/../y", "/abs"] {
+    for id in ["a/b", "..", ".", "../escape", "x/../y", &absolute] {
         let out = env.call(&["create", "--bundle", &dir, id]).unwrap();
         out.assert_clean_failure();
-        assert!(
-            around(&env.state_root()).is_empty(),
-            "id {id:?} left state: {:?}",
-            around(&env.state_root())
-        );
-        assert_eq!(around(env.scratch()), scratch_before, "id {id:?}");
+        // Nothing named after any part of the id, under --root or next to it.
+        let state = listing(&env.state_root());
+        for part in Path::new(id).iter().filter_map(|p| p.to_str()) {
+            if !matches!(part, "/" | "." | "..") {
+                assert!(!state.iter().any(|e| e == part), "id {id:?} left {part}");
+            }
+        }
+        assert_eq!(listing(env.scratch()), scratch_before, "id {id:?}");
+        assert!(!Path::new(&absolute).exists(), "id {id:?} wrote {absolute}");
         env.assert_nothing_left(&bundle);
     }
 }
