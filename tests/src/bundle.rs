@@ -50,11 +50,6 @@ impl Bundle {
         self.dir.join("rootfs")
     }
 
-    /// The spec that will be written.
-    pub fn spec(&self) -> &Spec {
-        &self.spec
-    }
-
     /// The spec, for tweaks the helpers below do not cover.
     pub fn spec_mut(&mut self) -> &mut Spec {
         &mut self.spec

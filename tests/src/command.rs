@@ -93,11 +93,6 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// The host pid of the spawned command.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits up to `timeout` for the command; kills it and fails if it is still running.
     pub fn finish(mut self, timeout: Duration) -> Result<CmdOutput> {
         let deadline = Instant::now() + timeout;

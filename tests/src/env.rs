@@ -145,19 +145,11 @@ impl TestEnv {
         spawn_captured(self.command(args), &self.dir.path().join("out"))
     }
 
-    /// Writes the bundle's config and runs `create [extra...] --bundle <dir> <id>`.
-    pub fn create_with(&self, bundle: &Bundle, extra: &[&str]) -> Result<CmdOutput> {
+    /// Writes the bundle's config and runs `create --bundle <dir> <id>`.
+    pub fn create(&self, bundle: &Bundle) -> Result<CmdOutput> {
         bundle.write()?;
         let dir = bundle.dir().to_string_lossy().into_owned();
-        let mut args = vec!["create"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--bundle", &dir, bundle.id()]);
-        self.call(&args)
-    }
-
-    /// `create --bundle <dir> <id>`.
-    pub fn create(&self, bundle: &Bundle) -> Result<CmdOutput> {
-        self.create_with(bundle, &[])
+        self.call(&["create", "--bundle", &dir, bundle.id()])
     }
 
     /// `create` then `start`, failing unless both succeed.

@@ -12,11 +12,15 @@ fn init_is_pid_1_with_the_configured_hostname() {
     let mut bundle = env.bundle("pid1").unwrap();
     bundle
         .hostname("berth-pid1-host")
-        .shell("echo pid=$$; hostname; cat /proc/sys/kernel/hostname");
+        .env("BERTH_GREETING=hello")
+        .shell("echo pid=$$; hostname; cat /proc/sys/kernel/hostname; echo $BERTH_GREETING");
 
     let out = env.run(&bundle).unwrap();
     out.assert_success();
-    assert_eq!(out.stdout, "pid=1\nberth-pid1-host\nberth-pid1-host\n");
+    assert_eq!(
+        out.stdout,
+        "pid=1\nberth-pid1-host\nberth-pid1-host\nhello\n"
+    );
     env.assert_nothing_left(&bundle);
 }
 
