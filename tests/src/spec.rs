@@ -17,22 +17,7 @@ use crate::error::Result;
 pub const OCI_VERSION: &str = "1.0.2";
 
 /// Docker's default bounding set (SECURITY.md item 19).
-pub const DOCKER_CAPABILITIES: [Capability; 14] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fsetid,
-    Capability::Fowner,
-    Capability::Mknod,
-    Capability::NetRaw,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setfcap,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::SysChroot,
-    Capability::Kill,
-    Capability::AuditWrite,
-];
+pub use berth_runtime::spec::DEFAULT_CAPABILITIES as DOCKER_CAPABILITIES;
 
 /// The bitmask `/proc/self/status` shows for [`DOCKER_CAPABILITIES`] (bits 0, 1, 3, 4, 5, 6,
 /// 7, 8, 10, 13, 18, 27, 29, 31).
