@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{symlink, MetadataExt};
 
 use berth_tests::mounts::parse_mountinfo;
