@@ -250,7 +250,7 @@ fn run(cli: Cli) -> Result<i32> {
     let runtime = Runtime::new(&cli.root);
     match cli.command {
         Command::Create(args) => {
-            seal::ensure_sealed(&prepare_root(&cli.root)?)?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             runtime.create(&args.id, &create_options(&args))?;
         }
         Command::Start { id } => runtime.start(&id)?,
@@ -261,11 +261,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Kill { all, id, signal } => runtime.kill(&id, parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => runtime.delete(&id, force)?,
         Command::Run { detach, create } => {
-            seal::ensure_sealed(&prepare_root(&cli.root)?)?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             return Ok(runtime.run(&create.id, &create_options(&create), detach)?);
         }
         Command::Exec(args) => {
-            seal::ensure_sealed(&prepare_root(&cli.root)?)?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             let opts = exec_options(&runtime, &args)?;
             return Ok(runtime.exec(&args.id, &opts)?);
         }
