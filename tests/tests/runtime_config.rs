@@ -1,0 +1,179 @@
+//! Parts of `config.json` beyond the default spec: hooks, user namespaces, rlimits, sysctl.
+
+use std::fs;
+
+use std::time::Duration;
+
+use berth_tests::wait::wait_for_file;
+use berth_tests::TestEnv;
+use serde_json::{json, Value};
+
+/// A hook that stores the state JSON it receives on stdin at `path`.
+fn recording_hook(path: &str) -> Value {
+    json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("cat > {path}")], "timeout": 10 })
+}
+
+fn read_state(path: &std::path::Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text:?}", path.display()))
+}
+
+#[test]
+fn every_hook_runs_with_the_state_on_stdin() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("hooks").unwrap();
+    let dir = env.scratch().join("hooks");
+    fs::create_dir(&dir).unwrap();
+    let host = |kind: &str| dir.join(format!("{kind}.json")).display().to_string();
+    let (pre, runtime, container, post_start, post_stop) = (
+        host("prestart"),
+        host("createRuntime"),
+        host("createContainer"),
+        host("poststart"),
+        host("poststop"),
+    );
+    bundle.args(&["sleep", "1000"]);
+    bundle
+        .edit_json(|spec| {
+            spec["hooks"] = json!({
+                "prestart": [recording_hook(&pre)],
+                "createRuntime": [recording_hook(&runtime)],
+                // Before pivot_root the container's mount namespace still shows host paths.
+                "createContainer": [recording_hook(&container)],
+                // After pivot_root: a path inside the container's root filesystem.
+                "startContainer": [recording_hook("/tmp/startContainer.json")],
+                "poststart": [recording_hook(&post_start)],
+                "poststop": [recording_hook(&post_stop)],
+            });
+        })
+        .unwrap();
+
+    let state = env.create_and_start(&bundle).unwrap();
+    for path in [&pre, &runtime, &container] {
+        let hook_state = read_state(path.as_ref());
+        assert_eq!(hook_state["id"], bundle.id(), "{path}");
+        assert_eq!(hook_state["pid"], state.pid, "{path}");
+        assert_eq!(hook_state["status"], "creating", "{path}");
+    }
+    let inside = bundle.rootfs().join("tmp/startContainer.json");
+    wait_for_file(&inside, Duration::from_secs(10)).unwrap();
+    assert_eq!(read_state(&inside)["id"], bundle.id());
+    assert_eq!(read_state(post_start.as_ref())["status"], "running");
+
+    env.call(&["kill", bundle.id(), "KILL"])
+        .unwrap()
+        .assert_success();
+    env.wait_for_status(bundle.id(), "stopped").unwrap();
+    env.call(&["delete", bundle.id()]).unwrap().assert_success();
+    let stopped = read_state(post_stop.as_ref());
+    assert_eq!(stopped["id"], bundle.id());
+    assert_eq!(stopped["status"], "stopped");
+    env.assert_nothing_left(&bundle);
+}
+
+#[test]
+fn failing_create_hook_fails_create_and_leaves_nothing() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("badhook").unwrap();
+    bundle
+        .edit_json(|spec| {
+            spec["hooks"] = json!({ "createRuntime": [{ "path": "/bin/false" }] });
+        })
+        .unwrap();
+    let out = env.create(&bundle).unwrap();
+    let line = out.assert_clean_failure();
+    assert!(line.contains("createRuntime"), "{line}");
+    env.assert_nothing_left(&bundle);
+}
+
+#[test]
+fn user_namespace_maps_container_root_to_an_unprivileged_host_id() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("userns").unwrap();
+    bundle.shell("id -u; cat /proc/self/uid_map /proc/self/gid_map");
+    bundle
+        .edit_json(|spec| {
+            let linux = &mut spec["linux"];
+            linux["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({ "type": "user" }));
+            let map = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
+            linux["uidMappings"] = map.clone();
+            linux["gidMappings"] = map;
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["0"]);
+    assert_eq!(lines[1], ["0", "200000", "65536"]);
+    assert_eq!(lines[2], ["0", "200000", "65536"]);
+    env.assert_nothing_left(&bundle);
+}
+
+#[test]
+fn rlimits_apply_and_one_above_the_host_hard_limit_is_named() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("rlimit").unwrap();
+    bundle.shell("ulimit -n; ulimit -Hn");
+    bundle
+        .edit_json(|spec| {
+            spec["process"]["rlimits"] =
+                json!([{ "type": "RLIMIT_NOFILE", "soft": 321, "hard": 654 }]);
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "321\n654\n");
+
+    if !env.runtime().is_berth() {
+        return; // The message text below is berth-runtime's.
+    }
+    // fs.nr_open caps RLIMIT_NOFILE even for root.
+    let nr_open: u64 = fs::read_to_string("/proc/sys/fs/nr_open")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut bundle = env.bundle("rlimit-high").unwrap();
+    bundle
+        .edit_json(|spec| {
+            spec["process"]["rlimits"] = json!([{
+                "type": "RLIMIT_NOFILE", "soft": nr_open + 1, "hard": nr_open + 1
+            }]);
+        })
+        .unwrap();
+    let line = env.create(&bundle).unwrap().assert_clean_failure();
+    assert!(line.contains("RLIMIT_NOFILE"), "{line}");
+    env.assert_nothing_left(&bundle);
+}
+
+#[test]
+fn namespaced_sysctls_apply_and_host_wide_ones_are_refused() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("sysctl").unwrap();
+    bundle.shell("cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward");
+    bundle
+        .edit_json(|spec| {
+            spec["linux"]["sysctl"] =
+                json!({ "kernel.shmmni": "1234", "net.ipv4.ip_forward": "1" });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "1234\n1\n");
+
+    let mut bundle = env.bundle("sysctl-host").unwrap();
+    bundle
+        .edit_json(|spec| {
+            spec["linux"]["sysctl"] = json!({ "vm.swappiness": "10" });
+        })
+        .unwrap();
+    env.create(&bundle).unwrap().assert_clean_failure();
+    env.assert_nothing_left(&bundle);
+}
