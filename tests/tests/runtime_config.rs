@@ -53,7 +53,10 @@ fn every_hook_runs_with_the_state_on_stdin() {
         let hook_state = read_state(path.as_ref());
         assert_eq!(hook_state["id"], bundle.id(), "{path}");
         assert_eq!(hook_state["pid"], state.pid, "{path}");
-        assert_eq!(hook_state["status"], "creating", "{path}");
+        if env.runtime().is_berth() {
+            // runc 1.1 reports other statuses to these hooks.
+            assert_eq!(hook_state["status"], "creating", "{path}");
+        }
     }
     let inside = bundle.rootfs().join("tmp/startContainer.json");
     wait_for_file(&inside, Duration::from_secs(10)).unwrap();
@@ -82,7 +85,9 @@ fn failing_create_hook_fails_create_and_leaves_nothing() {
         .unwrap();
     let out = env.create(&bundle).unwrap();
     let line = out.assert_clean_failure();
-    assert!(line.contains("createRuntime"), "{line}");
+    if env.runtime().is_berth() {
+        assert!(line.contains("createRuntime"), "{line}");
+    }
     env.assert_nothing_left(&bundle);
 }
 
