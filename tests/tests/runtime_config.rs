@@ -61,7 +61,12 @@ fn every_hook_runs_with_the_state_on_stdin() {
     let inside = bundle.rootfs().join("tmp/startContainer.json");
     wait_for_file(&inside, Duration::from_secs(10)).unwrap();
     assert_eq!(read_state(&inside)["id"], bundle.id());
-    assert_eq!(read_state(post_start.as_ref())["status"], "running");
+    let started = read_state(post_start.as_ref());
+    assert_eq!(started["id"], bundle.id());
+    if env.runtime().is_berth() {
+        // runc 1.1 still says "created" here.
+        assert_eq!(started["status"], "running");
+    }
 
     env.call(&["kill", bundle.id(), "KILL"])
         .unwrap()
