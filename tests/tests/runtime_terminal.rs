@@ -46,3 +46,36 @@ fn terminal_container_gets_a_working_pty() {
     env.call(&["delete", bundle.id()]).unwrap().assert_success();
     env.assert_nothing_left(&bundle);
 }
+
+/// `run` in the foreground without `--console-socket` connects the container's pty to the
+/// runtime's own stdin and stdout, as runc does, and exits with the container's status.
+#[test]
+fn foreground_run_relays_a_terminal_through_its_own_stdio() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let env = TestEnv::new().unwrap();
+    if !env.runtime().is_berth() {
+        eprintln!("skipped: runc 1.1 refuses a terminal when its stdin is not one");
+        return;
+    }
+    let mut bundle = env.bundle("ttyrun").unwrap();
+    bundle
+        .terminal(true)
+        .shell("tty; read line; echo got $line; exit 5");
+    bundle.write().unwrap();
+    let dir = bundle.dir().to_string_lossy().into_owned();
+    let mut child = env
+        .command(&["run", "--bundle", &dir, bundle.id()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("got hello"), "{text}");
+    env.assert_nothing_left(&bundle);
+}
