@@ -187,3 +187,64 @@ fn namespaced_sysctls_apply_and_host_wide_ones_are_refused() {
     env.create(&bundle).unwrap().assert_clean_failure();
     env.assert_nothing_left(&bundle);
 }
+
+#[test]
+fn a_namespace_with_a_path_is_joined() {
+    let env = TestEnv::new().unwrap();
+    let mut first = env.bundle("nsowner").unwrap();
+    first.args(&["sleep", "1000"]);
+    let owner = env.create_and_start(&first).unwrap();
+
+    let mut second = env.bundle("nsjoiner").unwrap();
+    second.shell("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname");
+    let (net, uts) = (
+        format!("/proc/{}/ns/net", owner.pid),
+        format!("/proc/{}/ns/uts", owner.pid),
+    );
+    second
+        .edit_json(|spec| {
+            for ns in spec["linux"]["namespaces"].as_array_mut().unwrap() {
+                match ns["type"].as_str() {
+                    Some("network") => ns["path"] = json!(net),
+                    Some("uts") => ns["path"] = json!(uts),
+                    _ => {}
+                }
+            }
+            // A joined UTS namespace keeps the owner's name.
+            spec.as_object_mut().unwrap().remove("hostname");
+        })
+        .unwrap();
+    let out = env.run(&second).unwrap();
+    out.assert_success();
+    let owner_hostname = env.call(&["exec", first.id(), "hostname"]).unwrap();
+    owner_hostname.assert_success();
+    let expected = format!(
+        "{}\n{}\n{}",
+        fs::read_link(&net).unwrap().display(),
+        fs::read_link(&uts).unwrap().display(),
+        owner_hostname.stdout,
+    );
+    assert_eq!(out.stdout, expected);
+
+    env.call(&["delete", "--force", first.id()])
+        .unwrap()
+        .assert_success();
+    env.assert_nothing_left(&first);
+    env.assert_nothing_left(&second);
+}
+
+#[test]
+fn no_pivot_runs_the_container_in_a_moved_root() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("nopivot").unwrap();
+    bundle.shell("echo pid=$$; ls /; cat /proc/kcore 2>/dev/null | wc -c");
+    bundle.write().unwrap();
+    let dir = bundle.dir().to_string_lossy().into_owned();
+    let out = env
+        .call(&["run", "--no-pivot", "--bundle", &dir, bundle.id()])
+        .unwrap();
+    out.assert_success();
+    assert!(out.stdout.starts_with("pid=1\n"), "{}", out.stdout);
+    assert!(out.stdout.ends_with("0\n"), "{}", out.stdout);
+    env.assert_nothing_left(&bundle);
+}
