@@ -248,3 +248,28 @@ fn no_pivot_runs_the_container_in_a_moved_root() {
     assert!(out.stdout.ends_with("0\n"), "{}", out.stdout);
     env.assert_nothing_left(&bundle);
 }
+
+/// Regression: the runtime's own last syscalls before execve (close_range among them) must not
+/// depend on the container's seccomp profile allowing them.
+#[test]
+fn a_seccomp_profile_applies_and_need_not_allow_the_runtimes_own_syscalls() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("seccomp").unwrap();
+    bundle.shell("mkdir /tmp/made 2>/dev/null && echo made || echo blocked");
+    bundle
+        .edit_json(|spec| {
+            spec["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [
+                    { "names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38 },
+                    { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" }
+                ]
+            });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "blocked\n");
+    env.assert_nothing_left(&bundle);
+}

@@ -98,9 +98,9 @@ fn exec_main(
             setsid().context(|| "setsid".into())?;
             console::setup_pty(socket, process.console_size())?;
         }
-        let program = prepare_process(process, seccomp.as_ref())?;
+        let program = prepare_process(process, seccomp.as_ref(), preserve_fds)?;
         sock.send(&Message::Ready)?;
-        finish_and_exec(process, &program, seccomp.as_ref(), preserve_fds)
+        finish_and_exec(process, &program, seccomp.as_ref())
     })();
     let err = match result {
         Ok(never) => match never {},

@@ -15,7 +15,7 @@ use crate::hooks::run_hooks;
 use crate::namespaces::NamespacePlan;
 use crate::process::{
     apply_capabilities, apply_rlimits, enter_cwd, exec, find_executable, limit_bounding_set,
-    set_oom_score_adj, switch_user,
+    mark_fds_cloexec, set_oom_score_adj, switch_user,
 };
 use crate::rootfs;
 use crate::seccomp::SeccompProgram;
@@ -62,7 +62,7 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .context(|| "becoming root in the user namespace".into())?;
     }
-    if !cfg.plan.creates(LinuxNamespaceType::Mount) {
+    if !(cfg.plan.creates(LinuxNamespaceType::Mount) || cfg.plan.joins(LinuxNamespaceType::Mount)) {
         return Err(RuntimeError::InvalidConfig(
             "a new mount namespace is required".into(),
         ));
@@ -101,7 +101,7 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         let slave = console::setup_pty(socket, process.console_size())?;
         rootfs::bind_console(&slave)?;
     }
-    let program = prepare_process(process, cfg.seccomp.as_ref())?;
+    let program = prepare_process(process, cfg.seccomp.as_ref(), cfg.preserve_fds)?;
     sock.send(&Message::Ready)?;
 
     wait_for_start(&fd_dir, &cfg.fifo)?;
@@ -110,7 +110,7 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         hooks.and_then(|h| h.start_container().as_ref()),
         state.as_bytes(),
     )?;
-    finish_and_exec(process, &program, cfg.seccomp.as_ref(), cfg.preserve_fds)
+    finish_and_exec(process, &program, cfg.seccomp.as_ref())
 }
 
 fn set_names(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
@@ -129,7 +129,12 @@ fn set_names(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
 
 /// Applies every process attribute that can fail, so `create` reports the failure, and
 /// returns the resolved executable. Shared with `exec`.
-pub fn prepare_process(process: &Process, seccomp: Option<&SeccompProgram>) -> Result<PathBuf> {
+pub fn prepare_process(
+    process: &Process,
+    seccomp: Option<&SeccompProgram>,
+    preserve_fds: u32,
+) -> Result<PathBuf> {
+    mark_fds_cloexec(preserve_fds)?;
     set_oom_score_adj(process.oom_score_adj())?;
     apply_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     enter_cwd(process.cwd())?;
@@ -177,7 +182,6 @@ pub fn finish_and_exec(
     process: &Process,
     program: &Path,
     seccomp: Option<&SeccompProgram>,
-    preserve_fds: u32,
 ) -> Result<std::convert::Infallible> {
     if no_new_privs(process) {
         if let Some(filter) = seccomp {
@@ -186,5 +190,5 @@ pub fn finish_and_exec(
     }
     let env = process.env().as_deref().unwrap_or_default();
     let args = process.args().as_deref().unwrap_or_default();
-    Err(exec(program, args, env, preserve_fds))
+    Err(exec(program, args, env))
 }

@@ -112,6 +112,10 @@ impl NamespacePlan {
         self.create.contains(clone_flag(typ))
     }
 
+    pub fn joins(&self, typ: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|(t, _)| *t == typ)
+    }
+
     pub fn creates_user(&self) -> bool {
         self.creates(LinuxNamespaceType::User)
     }

@@ -3,6 +3,7 @@
 
 use caps::{CapSet, Capability as Cap, CapsHashSet};
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::{umask, Mode};
@@ -194,17 +195,36 @@ pub fn find_executable(program: &str, env: &[String]) -> Result<PathBuf> {
         })
 }
 
-/// The last steps before the container's code runs: mark every fd the process did not
-/// inherit on purpose close-on-exec, restore default signal handling, and execve. Returns
-/// only on failure.
-pub fn exec(program: &Path, args: &[String], env: &[String], preserve_fds: u32) -> RuntimeError {
+/// Marks every fd from `3 + preserve_fds` up close-on-exec, so nothing the runtime holds
+/// reaches the container's program (CVE-2024-21626); fds opened later are O_CLOEXEC anyway.
+/// Runs before any seccomp filter, which need not allow close_range, and walks
+/// `/proc/self/fd` on kernels without it (before 5.11).
+pub fn mark_fds_cloexec(preserve_fds: u32) -> Result<()> {
     let first = 3 + preserve_fds;
-    // SAFETY: close_range only changes fd flags; CLOSE_RANGE_CLOEXEC keeps the sync socket
-    // usable to report a failed execve.
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags; the fds stay open,
+    // so the sync socket can still report a failed execve.
     let rc = unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
-    if rc != 0 {
-        return RuntimeError::Init(format!("close_range: {}", Errno::last()));
+    if rc == 0 {
+        return Ok(());
     }
+    let fds: Vec<i32> = fs::read_dir("/proc/self/fd")
+        .context(|| "listing /proc/self/fd".into())?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| u32::try_from(*fd).is_ok_and(|fd| fd >= first))
+        .collect();
+    for fd in fds {
+        match fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)) {
+            // The directory handle read_dir used is closed by now.
+            Ok(_) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(e).context(|| format!("marking fd {fd} close-on-exec")),
+        }
+    }
+    Ok(())
+}
+
+/// The last step before the container's code runs: restore default signal handling and
+/// execve. Returns only on failure.
+pub fn exec(program: &Path, args: &[String], env: &[String]) -> RuntimeError {
     // SAFETY: restoring the default disposition; no handler code is involved.
     if let Err(e) = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
         return RuntimeError::Init(format!("resetting SIGPIPE: {e}"));

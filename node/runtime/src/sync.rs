@@ -78,9 +78,12 @@ impl SyncSocket {
         }
     }
 
-    /// Reports a failure to the runtime; nothing more can be done if that fails too.
+    /// Reports a failure to the runtime or, once `create` has returned and nobody reads the
+    /// socket any more, to the container's stderr.
     pub fn report(&self, err: &RuntimeError) {
-        let _ = self.send(&Message::Error(err.to_string()));
+        if self.send(&Message::Error(err.to_string())).is_err() {
+            eprintln!("berth-runtime: {err}");
+        }
     }
 }
 

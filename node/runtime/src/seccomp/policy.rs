@@ -67,7 +67,7 @@ impl Policy {
         if !unknown.is_empty() {
             unknown.sort_unstable();
             unknown.dedup();
-            tracing::warn!(syscalls = ?unknown, "seccomp: skipping syscalls unknown on this architecture");
+            tracing::debug!(syscalls = ?unknown, "seccomp: skipping syscalls unknown on this architecture");
         }
         for rules in syscalls.values_mut() {
             rules.sort_by_key(|rule| precedence(rule.action));
