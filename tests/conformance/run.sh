@@ -84,7 +84,9 @@ build_suite() {
 			local name
 			name="$(basename "$d")"
 			[[ $name == util ]] && continue
-			if ! go build -o "$BIN/$name.t" "./$d" 2>"$BIN/$name.build.log"; then
+			if go build -o "$BIN/$name.t" "./$d" 2>"$BIN/$name.build.log"; then
+				rm -f "$BIN/$name.build.log"
+			else
 				echo "  build failed: $name (see $BIN/$name.build.log)" >&2
 			fi
 		done
