@@ -1,1 +1,24 @@
-//! Fixtures shared by Berth's end-to-end tests: busybox bundles and runtime drivers.
+//! Fixtures shared by Berth's end-to-end tests: busybox bundles, runtime drivers and host
+//! inspection, runtime-agnostic so that the same suite runs against `berth-runtime` and runc
+//! (`BERTH_TEST_RUNTIME=/usr/sbin/runc`).
+
+pub mod bundle;
+pub mod cgroup;
+pub mod command;
+pub mod console;
+pub mod env;
+pub mod error;
+pub mod ids;
+pub mod mounts;
+pub mod procfs;
+pub mod rootfs;
+pub mod runtime;
+pub mod spec;
+pub mod wait;
+
+pub use bundle::Bundle;
+pub use command::CmdOutput;
+pub use console::{ConsoleSocket, Pty};
+pub use env::{ContainerState, TestEnv};
+pub use error::{FixtureError, Result};
+pub use runtime::Runtime;

@@ -8,7 +8,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::error::{Context, Result, RuntimeError};
-use crate::hooks::run_hooks;
+use crate::hooks::run_hooks_logged;
 use crate::lifecycle::state_json;
 use crate::state::{Container, Status};
 use crate::Runtime;
@@ -100,14 +100,11 @@ impl Runtime {
         cgroup.remove()?;
         let spec = container.spec()?;
         let state = state_json(&container.record, &container.dir, Status::Stopped);
-        // The container is gone already: a failing poststop hook is reported, not fatal.
-        if let Err(err) = run_hooks(
+        run_hooks_logged(
             "poststop",
             spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
             &state,
-        ) {
-            tracing::warn!("{err}");
-        }
+        );
         fs::remove_dir_all(&container.dir).context(|| format!("removing state of {id:?}"))
     }
 }

@@ -18,6 +18,14 @@ pub fn run_hooks(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) ->
     Ok(())
 }
 
+/// Runs hooks whose failure can no longer change the outcome (poststart, poststop): the
+/// container already runs or is gone, so failures are logged instead of returned.
+pub fn run_hooks_logged(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &[u8]) {
+    if let Err(err) = run_hooks(kind, hooks, state) {
+        tracing::warn!("{err}");
+    }
+}
+
 fn run_hook(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<()> {
     let fail = |reason: String| RuntimeError::Hook {
         kind,

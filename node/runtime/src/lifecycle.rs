@@ -15,7 +15,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::ContainerCgroup;
 use crate::console;
 use crate::error::{Context, Result, RuntimeError};
-use crate::hooks::run_hooks;
+use crate::hooks::{run_hooks, run_hooks_logged};
 use crate::init::{init_main, InitConfig};
 use crate::namespaces::NamespacePlan;
 use crate::procfs::ProcStat;
@@ -174,14 +174,11 @@ impl Runtime {
         fs::remove_file(container.fifo_path()).context(|| "removing exec fifo".into())?;
         let spec = container.spec()?;
         let state = state_json(&container.record, &container.dir, Status::Running);
-        // The container already runs: a failing poststart hook is reported, not fatal.
-        if let Err(err) = run_hooks(
+        run_hooks_logged(
             "poststart",
             spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
             &state,
-        ) {
-            tracing::warn!("{err}");
-        }
+        );
         Ok(())
     }
 

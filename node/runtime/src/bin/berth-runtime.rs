@@ -391,8 +391,8 @@ fn list(runtime: &Runtime, quiet: bool, format: OutputFormat) -> Result<()> {
         return print_json(&states);
     }
     println!(
-        "{:<20} {:<8} {:<10} {:<40} {}",
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        "{:<20} {:<8} {:<10} {:<40} CREATED",
+        "ID", "PID", "STATUS", "BUNDLE"
     );
     for (c, status) in &containers {
         let pid = if *status == Status::Stopped {

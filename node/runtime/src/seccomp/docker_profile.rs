@@ -281,22 +281,7 @@ pub(super) mod tests {
     use super::*;
 
     /// Docker's default capability set.
-    pub(in crate::seccomp) const DOCKER_CAPS: &[Capability] = &[
-        Capability::Chown,
-        Capability::DacOverride,
-        Capability::Fsetid,
-        Capability::Fowner,
-        Capability::Mknod,
-        Capability::NetRaw,
-        Capability::Setgid,
-        Capability::Setuid,
-        Capability::Setfcap,
-        Capability::Setpcap,
-        Capability::NetBindService,
-        Capability::SysChroot,
-        Capability::Kill,
-        Capability::AuditWrite,
-    ];
+    pub(in crate::seccomp) const DOCKER_CAPS: &[Capability] = &crate::spec::DEFAULT_CAPABILITIES;
 
     fn allowed_unconditionally(profile: &LinuxSeccomp) -> Vec<String> {
         profile

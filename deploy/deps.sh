@@ -1,0 +1,47 @@
+# Sourced by the deploy scripts and CI: `install_deps` installs what building, running and
+# testing Berth needs on Debian, and puts cargo on PATH.
+#   busybox-static        the containers' userland (tests, quickstart, benchmark)
+#   gcc make pkg-config   libcgroups' eBPF device filter builds a vendored libbpf ...
+#   libelf-dev zlib1g-dev ... against libelf and zlib
+#   jq                    edits the config.json written by `berth-runtime spec`
+#   procps                `ps`, which runc-style `RUNTIME ps ID` runs
+#   curl ca-certificates  rustup, when cargo is missing
+
+BERTH_APT_PACKAGES=(busybox-static gcc make pkg-config libelf-dev zlib1g-dev jq procps
+    curl ca-certificates)
+
+install_deps() {
+    local missing=() package
+    for package in "${BERTH_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        echo "installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        # Refresh the package lists only when they are missing or stale (a fresh machine).
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
+            apt-get update -qq
+            apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        }
+    fi
+
+    if ! command -v cargo >/dev/null && [[ -f "$HOME/.cargo/env" ]]; then
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+    if ! command -v cargo >/dev/null; then
+        echo "installing Rust with rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+            sh -s -- -y --profile minimal --component clippy,rustfmt
+        # shellcheck source=/dev/null
+        . "$HOME/.cargo/env"
+    fi
+}
+
+require_root() {
+    if [[ $(id -u) != 0 ]]; then
+        echo "$1: containers need root; run it with sudo" >&2
+        exit 1
+    fi
+}
