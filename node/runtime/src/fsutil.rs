@@ -4,8 +4,11 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename.
-/// A crash leaves either the old content or the new, never a torn file.
+/// Writes `data` to `path` atomically: temp file in the same directory, then rename. A
+/// crash of the writer leaves either the old content or the new, never a torn file.
+///
+/// There is deliberately no fsync: this is runtime state (under /run), describing processes
+/// that a power loss ends anyway, and fsync would cost milliseconds on every container start.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
@@ -15,11 +18,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        File::create(&tmp)?.write_all(data)?;
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

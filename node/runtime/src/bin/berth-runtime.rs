@@ -10,6 +10,7 @@ use oci_spec::runtime::{Capability, Process};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
@@ -249,7 +250,7 @@ fn run(cli: Cli) -> Result<i32> {
     let runtime = Runtime::new(&cli.root);
     match cli.command {
         Command::Create(args) => {
-            seal::ensure_sealed()?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             runtime.create(&args.id, &create_options(&args))?;
         }
         Command::Start { id } => runtime.start(&id)?,
@@ -260,11 +261,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Kill { all, id, signal } => runtime.kill(&id, parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => runtime.delete(&id, force)?,
         Command::Run { detach, create } => {
-            seal::ensure_sealed()?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             return Ok(runtime.run(&create.id, &create_options(&create), detach)?);
         }
         Command::Exec(args) => {
-            seal::ensure_sealed()?;
+            seal::ensure_sealed(prepare_root(&cli.root)?)?;
             let opts = exec_options(&runtime, &args)?;
             return Ok(runtime.exec(&args.id, &opts)?);
         }
@@ -276,6 +277,16 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Features => print_json(&features())?,
     }
     Ok(0)
+}
+
+/// Creates the state directory (0700) if needed; it also serves the sealed self-exec.
+fn prepare_root(root: &Path) -> Result<&Path> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .with_context(|| format!("creating {}", root.display()))?;
+    Ok(root)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
