@@ -171,6 +171,10 @@ for name in "${tests[@]}"; do
 	verdict=pass
 	if ((fail > 0 || rc != 0)); then
 		verdict=fail
+	elif ! grep -q '^TAP version' "$tap"; then
+		# Tests that relay runtimetest's own TAP print nothing when the container
+		# process never got to run it.
+		verdict=no-output
 	elif ((pass + fail == 0)) && grep -q '^  error:' "$tap"; then
 		verdict=fail
 	elif ((pass + fail == 0 && skip > 0)); then
@@ -186,7 +190,7 @@ awk -F'\t' 'NR > 1 {
 	ok += $3; nok += $4; skip += $5; todo += $6; v[$7]++; n++
 } END {
 	printf "\nTOTAL checks: %d ok, %d not ok, %d skipped, %d todo\n", ok, nok, skip, todo
-	printf "TOTAL tests:  %d of %d pass (fail %d, timeout %d, skip %d, build-failed %d)\n", v["pass"], n, v["fail"], v["timeout"], v["skip"], v["build-failed"]
+	printf "TOTAL tests:  %d of %d pass (fail %d, no-output %d, timeout %d, skip %d, build-failed %d)\n", v["pass"], n, v["fail"], v["no-output"], v["timeout"], v["skip"], v["build-failed"]
 	printf "conformance: %d passed, %d failed\n", ok, nok
 }' "$TSV"
 echo "per-test TAP output and the results table: $OUT" >&2
