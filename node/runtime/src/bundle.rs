@@ -63,6 +63,12 @@ fn validate(spec: &Spec) -> std::result::Result<(), String> {
             process.cwd().display()
         ));
     }
+    if let Some(profile) = process.apparmor_profile() {
+        tracing::warn!("AppArmor is not supported; profile {profile:?} is not applied");
+    }
+    if let Some(label) = process.selinux_label() {
+        tracing::warn!("SELinux is not supported; label {label:?} is not applied");
+    }
     let linux = spec.linux().as_ref().ok_or("no linux section")?;
     let mut seen = HashSet::new();
     for ns in linux.namespaces().iter().flatten() {
