@@ -273,3 +273,35 @@ fn a_seccomp_profile_applies_and_need_not_allow_the_runtimes_own_syscalls() {
     assert_eq!(out.stdout, "blocked\n");
     env.assert_nothing_left(&bundle);
 }
+
+#[test]
+fn a_time_namespace_gets_its_clock_offsets() {
+    let env = TestEnv::new().unwrap();
+    if !std::path::Path::new("/proc/self/ns/time").exists() || !env.runtime().is_berth() {
+        eprintln!("skipped: no time namespaces in the kernel or in runc 1.1");
+        return;
+    }
+    let mut bundle = env.bundle("timens").unwrap();
+    bundle.shell("cat /proc/self/timens_offsets");
+    bundle
+        .edit_json(|spec| {
+            let linux = &mut spec["linux"];
+            linux["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({ "type": "time" }));
+            linux["timeOffsets"] = json!({ "boottime": { "secs": 86400, "nanosecs": 7 } });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    let boottime: Vec<&str> = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("boottime"))
+        .unwrap_or_else(|| panic!("no boottime line in {:?}", out.stdout))
+        .split_whitespace()
+        .collect();
+    assert_eq!(boottime, ["boottime", "86400", "7"]);
+    env.assert_nothing_left(&bundle);
+}

@@ -88,7 +88,10 @@ impl Runtime {
         // Relative paths in the spec (bind sources, hooks) are relative to the bundle.
         std::env::set_current_dir(&bundle.path)
             .context(|| format!("entering bundle {}", bundle.path.display()))?;
-        let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default())?;
+        let plan = NamespacePlan::from_spec(
+            linux.namespaces().as_deref().unwrap_or_default(),
+            linux.time_offsets().as_ref(),
+        )?;
         let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
         let fifo = make_fifo(&reservation.fifo_path())?;
         let cgroup = ContainerCgroup::new(linux.cgroups_path().as_deref(), id)?;

@@ -2,7 +2,8 @@
 
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::stat::stat;
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, LinuxTimeOffset};
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
@@ -56,6 +57,8 @@ fn proc_name(typ: LinuxNamespaceType) -> &'static str {
 pub struct NamespacePlan {
     join: Vec<(LinuxNamespaceType, OwnedFd)>,
     create: CloneFlags,
+    /// `/proc/self/timens_offsets` content for a new time namespace.
+    time_offsets: String,
 }
 
 impl Default for NamespacePlan {
@@ -63,14 +66,26 @@ impl Default for NamespacePlan {
         NamespacePlan {
             join: Vec::new(),
             create: CloneFlags::empty(),
+            time_offsets: String::new(),
         }
     }
 }
 
 impl NamespacePlan {
     /// From a spec's `linux.namespaces`: entries with a `path` are joined, the rest created.
-    pub fn from_spec(namespaces: &[LinuxNamespace]) -> Result<Self> {
+    /// `time_offsets` (clock name to offset) apply to a new time namespace.
+    pub fn from_spec(
+        namespaces: &[LinuxNamespace],
+        time_offsets: Option<&HashMap<String, LinuxTimeOffset>>,
+    ) -> Result<Self> {
         let mut plan = NamespacePlan::default();
+        for (clock, offset) in time_offsets.into_iter().flatten() {
+            plan.time_offsets += &format!(
+                "{clock} {} {}\n",
+                offset.secs().unwrap_or(0),
+                offset.nanosecs().unwrap_or(0)
+            );
+        }
         for ns in namespaces {
             match ns.path() {
                 Some(path) => {
@@ -140,6 +155,11 @@ impl NamespacePlan {
         let rest = self.create - CloneFlags::CLONE_NEWUSER;
         if !rest.is_empty() {
             unshare(rest).context(|| format!("creating namespaces {rest:?}"))?;
+        }
+        // The offsets must be set before the first process enters the time namespace.
+        if self.creates(LinuxNamespaceType::Time) && !self.time_offsets.is_empty() {
+            std::fs::write("/proc/self/timens_offsets", &self.time_offsets)
+                .context(|| "writing time namespace offsets".into())?;
         }
         Ok(())
     }
