@@ -305,3 +305,29 @@ fn a_time_namespace_gets_its_clock_offsets() {
     assert_eq!(boottime, ["boottime", "86400", "7"]);
     env.assert_nothing_left(&bundle);
 }
+
+#[test]
+fn a_relative_bind_source_is_relative_to_the_bundle() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("relbind").unwrap();
+    fs::create_dir(bundle.dir().join("shared")).unwrap();
+    fs::write(bundle.dir().join("shared/greeting"), "from the bundle\n").unwrap();
+    bundle.shell("cat /data/greeting; echo x > /data/new 2>/dev/null || echo read-only");
+    bundle
+        .edit_json(|spec| {
+            spec["mounts"].as_array_mut().unwrap().push(json!({
+                "destination": "/data", "type": "bind", "source": "shared",
+                "options": ["rbind", "ro"]
+            }));
+        })
+        .unwrap();
+    // Run from elsewhere: the runtime's own working directory must not matter.
+    let dir = bundle.dir().to_string_lossy().into_owned();
+    bundle.write().unwrap();
+    let mut command = env.command(&["run", "--bundle", &dir, bundle.id()]);
+    command.current_dir("/");
+    let out = env.finish(command).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "from the bundle\nread-only\n");
+    env.assert_nothing_left(&bundle);
+}

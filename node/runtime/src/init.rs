@@ -26,6 +26,8 @@ use crate::sync::{Message, SyncSocket};
 #[derive(Debug)]
 pub struct InitConfig<'a> {
     pub spec: &'a Spec,
+    /// The bundle directory: relative mount sources are relative to it.
+    pub bundle: &'a Path,
     pub rootfs: &'a Path,
     pub plan: &'a NamespacePlan,
     /// `exec.fifo`, opened O_PATH so it survives pivot_root.
@@ -67,6 +69,9 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
             "a new mount namespace is required".into(),
         ));
     }
+    // Only this child changes directory; the caller's working directory is left alone.
+    nix::unistd::chdir(cfg.bundle)
+        .context(|| format!("entering bundle {}", cfg.bundle.display()))?;
     rootfs::prepare(spec, cfg.rootfs)?;
     set_names(spec, cfg.plan)?;
     let state = if cfg.runtime_hooks {

@@ -85,9 +85,6 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| RuntimeError::InvalidConfig("no linux section".into()))?;
         reservation.save_spec(spec)?;
-        // Relative paths in the spec (bind sources, hooks) are relative to the bundle.
-        std::env::set_current_dir(&bundle.path)
-            .context(|| format!("entering bundle {}", bundle.path.display()))?;
         let plan = NamespacePlan::from_spec(
             linux.namespaces().as_deref().unwrap_or_default(),
             linux.time_offsets().as_ref(),
@@ -112,6 +109,7 @@ impl Runtime {
         };
         let init = InitConfig {
             spec,
+            bundle: &bundle.path,
             rootfs: &bundle.rootfs,
             plan: &plan,
             fifo,
