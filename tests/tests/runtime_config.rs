@@ -331,3 +331,26 @@ fn a_relative_bind_source_is_relative_to_the_bundle() {
     assert_eq!(out.stdout, "from the bundle\nread-only\n");
     env.assert_nothing_left(&bundle);
 }
+
+#[test]
+fn the_linux32_personality_is_applied() {
+    let env = TestEnv::new().unwrap();
+    if !env.runtime().is_berth() {
+        eprintln!("skipped: runc 1.1 ignores linux.personality");
+        return;
+    }
+    let mut bundle = env.bundle("personality").unwrap();
+    bundle.shell("uname -m");
+    bundle
+        .edit_json(|spec| {
+            spec["linux"]["personality"] = json!({ "domain": "LINUX32" });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    let native = std::env::consts::ARCH;
+    if native == "x86_64" {
+        assert_eq!(out.stdout, "i686\n");
+    }
+    env.assert_nothing_left(&bundle);
+}

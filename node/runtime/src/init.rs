@@ -15,7 +15,7 @@ use crate::hooks::run_hooks;
 use crate::namespaces::NamespacePlan;
 use crate::process::{
     apply_capabilities, apply_rlimits, enter_cwd, exec, find_executable, limit_bounding_set,
-    mark_fds_cloexec, set_oom_score_adj, switch_user,
+    mark_fds_cloexec, set_oom_score_adj, set_personality, switch_user,
 };
 use crate::rootfs;
 use crate::seccomp::SeccompProgram;
@@ -106,6 +106,7 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         let slave = console::setup_pty(socket, process.console_size())?;
         rootfs::bind_console(&slave)?;
     }
+    set_personality(spec.linux().as_ref().and_then(|l| l.personality().as_ref()))?;
     let program = prepare_process(process, cfg.seccomp.as_ref(), cfg.preserve_fds)?;
     sock.send(&Message::Ready)?;
 

@@ -10,7 +10,10 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{
     access, chdir, execve, getcwd, setgroups, setresgid, setresuid, AccessFlags, Gid, Uid,
 };
-use oci_spec::runtime::{Capability, LinuxCapabilities, PosixRlimit, PosixRlimitType, User};
+use oci_spec::runtime::{
+    Capability, LinuxCapabilities, LinuxPersonality, LinuxPersonalityDomain, PosixRlimit,
+    PosixRlimitType, User,
+};
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs;
@@ -63,6 +66,30 @@ pub fn apply_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
                 limit.hard()
             )));
         }
+    }
+    Ok(())
+}
+
+/// Sets the execution domain (`linux.personality`). Flags beyond the domain are not
+/// supported, as in runc, and are refused rather than ignored.
+pub fn set_personality(personality: Option<&LinuxPersonality>) -> Result<()> {
+    let Some(personality) = personality else {
+        return Ok(());
+    };
+    if personality.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(RuntimeError::InvalidConfig(
+            "linux.personality.flags are not supported".into(),
+        ));
+    }
+    // <linux/personality.h>: PER_LINUX and PER_LINUX32.
+    let domain: libc::c_ulong = match personality.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    // SAFETY: personality(2) takes a plain integer and touches no memory.
+    let previous = unsafe { libc::personality(domain) };
+    if previous == -1 {
+        return Err(Errno::last()).context(|| format!("setting personality {domain:#x}"));
     }
     Ok(())
 }
