@@ -389,3 +389,19 @@ fn state_reports_the_oci_fields() {
     assert_eq!(stopped.json["id"], bundle.id());
     teardown(&env, &bundle);
 }
+
+/// Regression: a frozen init cannot die, so `delete --force` of a paused container must thaw
+/// it after the SIGKILL instead of waiting for a death that never comes.
+#[test]
+fn delete_force_removes_a_paused_container() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("delpaused").unwrap();
+    bundle.args(&["sleep", "1000"]);
+    env.create_and_start(&bundle).unwrap();
+    env.call(&["pause", bundle.id()]).unwrap().assert_success();
+    assert_eq!(env.state(bundle.id()).unwrap().status, "paused");
+    env.call(&["delete", "--force", bundle.id()])
+        .unwrap()
+        .assert_success();
+    env.assert_nothing_left(&bundle);
+}

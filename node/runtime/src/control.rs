@@ -95,6 +95,10 @@ impl Runtime {
         let cgroup = container.cgroup()?;
         if status != Status::Stopped {
             send(Pid::from_raw(container.record.pid), Signal::SIGKILL)?;
+            // A frozen init only dies once thawed.
+            if status == Status::Paused {
+                cgroup.thaw()?;
+            }
             await_death(&container)?;
         }
         cgroup.remove()?;
