@@ -354,3 +354,23 @@ fn the_linux32_personality_is_applied() {
     }
     env.assert_nothing_left(&bundle);
 }
+
+#[test]
+fn the_io_priority_is_applied() {
+    let env = TestEnv::new().unwrap();
+    if !env.runtime().is_berth() {
+        eprintln!("skipped: runc 1.1 ignores process.ioPriority");
+        return;
+    }
+    let mut bundle = env.bundle("ioprio").unwrap();
+    bundle.shell("ionice -p $$");
+    bundle
+        .edit_json(|spec| {
+            spec["process"]["ioPriority"] = json!({ "class": "IOPRIO_CLASS_BE", "priority": 6 });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "best-effort: prio 6\n");
+    env.assert_nothing_left(&bundle);
+}

@@ -15,7 +15,7 @@ use crate::hooks::run_hooks;
 use crate::namespaces::NamespacePlan;
 use crate::process::{
     apply_capabilities, apply_rlimits, enter_cwd, exec, find_executable, limit_bounding_set,
-    mark_fds_cloexec, set_oom_score_adj, set_personality, switch_user,
+    mark_fds_cloexec, set_io_priority, set_oom_score_adj, set_personality, switch_user,
 };
 use crate::rootfs;
 use crate::seccomp::SeccompProgram;
@@ -142,6 +142,7 @@ pub fn prepare_process(
 ) -> Result<PathBuf> {
     mark_fds_cloexec(preserve_fds)?;
     set_oom_score_adj(process.oom_score_adj())?;
+    set_io_priority(*process.io_priority())?;
     apply_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     enter_cwd(process.cwd())?;
     let env = process.env().as_deref().unwrap_or_default();
