@@ -374,3 +374,30 @@ fn the_io_priority_is_applied() {
     assert_eq!(out.stdout, "best-effort: prio 6\n");
     env.assert_nothing_left(&bundle);
 }
+
+/// Regression: an unbindable rootfsPropagation made the rootfs self-bind fail with EINVAL.
+#[test]
+fn every_rootfs_propagation_mode_starts() {
+    let env = TestEnv::new().unwrap();
+    for mode in [
+        "shared",
+        "slave",
+        "private",
+        "unbindable",
+        "rslave",
+        "rprivate",
+    ] {
+        if mode == "unbindable" && !env.runtime().is_berth() {
+            continue; // runc 1.1 has this very bug.
+        }
+        let mut bundle = env.bundle(&format!("prop-{mode}")).unwrap();
+        bundle.shell("echo pid=$$");
+        bundle
+            .edit_json(|spec| spec["linux"]["rootfsPropagation"] = json!(mode))
+            .unwrap();
+        let out = env.run(&bundle).unwrap();
+        out.assert_success();
+        assert_eq!(out.stdout, "pid=1\n", "{mode}");
+        env.assert_nothing_left(&bundle);
+    }
+}

@@ -36,7 +36,15 @@ pub(crate) fn parse(value: Option<&str>) -> Result<Option<MsFlags>, RootfsError>
 
 /// Cuts the container's mount namespace off from the host's before anything is mounted.
 pub(crate) fn isolate(rootfs: &Path, requested: Option<MsFlags>) -> Result<(), RootfsError> {
-    let flags = requested.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    let flags = match requested {
+        // An unbindable rootfs could not be bind-mounted onto itself; `finish` applies it
+        // after the pivot, and until then private keeps the host out.
+        Some(flags) if flags.contains(MsFlags::MS_UNBINDABLE) => {
+            (flags - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE
+        }
+        Some(flags) => flags,
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
     fdmount::set_propagation(Path::new("/"), flags).map_err(|errno| RootfsError::Remount {
         what: "root propagation",
         dest: "/".into(),
