@@ -288,6 +288,12 @@ fn lifecycle_follows_the_oci_rules() {
     let created = env.state(id).unwrap();
     assert_eq!(created.status, "created");
     assert!(created.pid > 0);
+    if env.runtime().is_berth() {
+        // The OCI spec: deleting a container that is not stopped is an error without effect
+        // (runc 1.1 deletes created containers).
+        env.call(&["delete", id]).unwrap().assert_clean_failure();
+        assert_eq!(env.state(id).unwrap().status, "created");
+    }
 
     env.call(&["start", id]).unwrap().assert_success();
     assert_eq!(env.state(id).unwrap().status, "running");

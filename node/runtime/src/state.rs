@@ -38,8 +38,10 @@ impl Status {
     pub fn can_kill(self) -> bool {
         matches!(self, Status::Created | Status::Running | Status::Paused)
     }
+    /// Only stopped containers: the OCI spec makes deleting a created one an error too
+    /// (`--force` still removes any container).
     pub fn can_delete(self) -> bool {
-        matches!(self, Status::Created | Status::Stopped)
+        self == Status::Stopped
     }
     pub fn can_pause(self) -> bool {
         self == Status::Running
@@ -340,6 +342,7 @@ mod tests {
         assert!(!Status::Running.can_start());
         assert!(!Status::Running.can_delete());
         assert!(Status::Stopped.can_delete());
+        assert!(!Status::Created.can_delete());
         assert!(Status::Running.can_pause() && Status::Paused.can_resume());
         assert!(!Status::Stopped.can_kill());
     }
