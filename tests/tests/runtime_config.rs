@@ -401,3 +401,24 @@ fn every_rootfs_propagation_mode_starts() {
         env.assert_nothing_left(&bundle);
     }
 }
+
+#[test]
+fn the_scheduler_policy_is_applied() {
+    let env = TestEnv::new().unwrap();
+    if !env.runtime().is_berth() {
+        eprintln!("skipped: runc 1.1 ignores process.scheduler");
+        return;
+    }
+    let mut bundle = env.bundle("sched").unwrap();
+    // /proc/<pid>/stat field 19 is the nice value, field 41 the policy (3 is SCHED_BATCH).
+    bundle.shell("cut -d' ' -f19,41 /proc/$$/stat");
+    bundle
+        .edit_json(|spec| {
+            spec["process"]["scheduler"] = json!({ "policy": "SCHED_BATCH", "nice": 7 });
+        })
+        .unwrap();
+    let out = env.run(&bundle).unwrap();
+    out.assert_success();
+    assert_eq!(out.stdout, "7 3\n");
+    env.assert_nothing_left(&bundle);
+}

@@ -18,6 +18,7 @@ use crate::process::{
     mark_fds_cloexec, set_io_priority, set_oom_score_adj, set_personality, switch_user,
 };
 use crate::rootfs;
+use crate::sched::set_scheduler;
 use crate::seccomp::SeccompProgram;
 use crate::spawn::unexpected;
 use crate::sync::{Message, SyncSocket};
@@ -143,6 +144,7 @@ pub fn prepare_process(
     mark_fds_cloexec(preserve_fds)?;
     set_oom_score_adj(process.oom_score_adj())?;
     set_io_priority(*process.io_priority())?;
+    set_scheduler(process.scheduler().as_ref())?;
     apply_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     enter_cwd(process.cwd())?;
     let env = process.env().as_deref().unwrap_or_default();

@@ -22,6 +22,7 @@ mod namespaces;
 mod process;
 pub mod procfs;
 pub mod rootfs;
+mod sched;
 pub mod seal;
 pub mod seccomp;
 pub mod signal;
