@@ -13,6 +13,27 @@ fn recording_hook(path: &str) -> Value {
     json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("cat > {path}")], "timeout": 10 })
 }
 
+/// Runs `script` in a container whose spec `edit` changed; checks that it succeeds and leaves
+/// nothing behind, and returns its stdout.
+fn run_edited(env: &TestEnv, label: &str, script: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut bundle = env.bundle(label).expect("writing the bundle");
+    bundle.shell(script);
+    bundle.edit_json(edit).expect("editing the spec");
+    let out = env.run(&bundle).expect("running the runtime");
+    out.assert_success();
+    env.assert_nothing_left(&bundle);
+    out.stdout
+}
+
+/// False, with a note, when the runtime under test is runc 1.1, which ignores `setting`.
+fn honoured_by_runtime(env: &TestEnv, setting: &str) -> bool {
+    let berth = env.runtime().is_berth();
+    if !berth {
+        eprintln!("skipped: runc 1.1 ignores {setting}");
+    }
+    berth
+}
+
 fn read_state(path: &std::path::Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text:?}", path.display()))
@@ -335,90 +356,61 @@ fn a_relative_bind_source_is_relative_to_the_bundle() {
 #[test]
 fn the_linux32_personality_is_applied() {
     let env = TestEnv::new().unwrap();
-    if !env.runtime().is_berth() {
-        eprintln!("skipped: runc 1.1 ignores linux.personality");
+    if !honoured_by_runtime(&env, "linux.personality") {
         return;
     }
-    let mut bundle = env.bundle("personality").unwrap();
-    bundle.shell("uname -m");
-    bundle
-        .edit_json(|spec| {
-            spec["linux"]["personality"] = json!({ "domain": "LINUX32" });
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
-    let native = std::env::consts::ARCH;
-    if native == "x86_64" {
-        assert_eq!(out.stdout, "i686\n");
+    let machine = run_edited(&env, "personality", "uname -m", |spec| {
+        spec["linux"]["personality"] = json!({ "domain": "LINUX32" });
+    });
+    if std::env::consts::ARCH == "x86_64" {
+        assert_eq!(machine, "i686\n");
     }
-    env.assert_nothing_left(&bundle);
 }
 
 #[test]
 fn the_io_priority_is_applied() {
     let env = TestEnv::new().unwrap();
-    if !env.runtime().is_berth() {
-        eprintln!("skipped: runc 1.1 ignores process.ioPriority");
+    if !honoured_by_runtime(&env, "process.ioPriority") {
         return;
     }
-    let mut bundle = env.bundle("ioprio").unwrap();
-    bundle.shell("ionice -p $$");
-    bundle
-        .edit_json(|spec| {
-            spec["process"]["ioPriority"] = json!({ "class": "IOPRIO_CLASS_BE", "priority": 6 });
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
-    assert_eq!(out.stdout, "best-effort: prio 6\n");
-    env.assert_nothing_left(&bundle);
+    let out = run_edited(&env, "ioprio", "ionice -p $$", |spec| {
+        spec["process"]["ioPriority"] = json!({ "class": "IOPRIO_CLASS_BE", "priority": 6 });
+    });
+    assert_eq!(out, "best-effort: prio 6\n");
 }
 
 /// Regression: an unbindable rootfsPropagation made the rootfs self-bind fail with EINVAL.
 #[test]
 fn every_rootfs_propagation_mode_starts() {
     let env = TestEnv::new().unwrap();
-    for mode in [
+    let modes = [
         "shared",
         "slave",
         "private",
         "unbindable",
         "rslave",
         "rprivate",
-    ] {
+    ];
+    for mode in modes {
         if mode == "unbindable" && !env.runtime().is_berth() {
             continue; // runc 1.1 has this very bug.
         }
-        let mut bundle = env.bundle(&format!("prop-{mode}")).unwrap();
-        bundle.shell("echo pid=$$");
-        bundle
-            .edit_json(|spec| spec["linux"]["rootfsPropagation"] = json!(mode))
-            .unwrap();
-        let out = env.run(&bundle).unwrap();
-        out.assert_success();
-        assert_eq!(out.stdout, "pid=1\n", "{mode}");
-        env.assert_nothing_left(&bundle);
+        let out = run_edited(&env, &format!("prop-{mode}"), "echo pid=$$", |spec| {
+            spec["linux"]["rootfsPropagation"] = json!(mode);
+        });
+        assert_eq!(out, "pid=1\n", "{mode}");
     }
 }
 
 #[test]
 fn the_scheduler_policy_is_applied() {
     let env = TestEnv::new().unwrap();
-    if !env.runtime().is_berth() {
-        eprintln!("skipped: runc 1.1 ignores process.scheduler");
+    if !honoured_by_runtime(&env, "process.scheduler") {
         return;
     }
-    let mut bundle = env.bundle("sched").unwrap();
     // /proc/<pid>/stat field 19 is the nice value, field 41 the policy (3 is SCHED_BATCH).
-    bundle.shell("cut -d' ' -f19,41 /proc/$$/stat");
-    bundle
-        .edit_json(|spec| {
-            spec["process"]["scheduler"] = json!({ "policy": "SCHED_BATCH", "nice": 7 });
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
-    assert_eq!(out.stdout, "7 3\n");
-    env.assert_nothing_left(&bundle);
+    let out = run_edited(&env, "sched", "cut -d' ' -f19,41 /proc/$$/stat", |spec| {
+        spec["process"]["scheduler"] = json!({ "policy": "SCHED_BATCH", "nice": 7 });
+    });
+    assert_eq!(out, "7 3\n");
 }
