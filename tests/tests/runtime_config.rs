@@ -25,6 +25,19 @@ fn run_edited(env: &TestEnv, label: &str, script: &str, edit: impl FnOnce(&mut V
     out.stdout
 }
 
+/// Creates a container whose spec `edit` broke; checks that `create` fails cleanly and leaves
+/// nothing behind, and returns the error line.
+fn refused_edit(env: &TestEnv, label: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut bundle = env.bundle(label).expect("writing the bundle");
+    bundle.edit_json(edit).expect("editing the spec");
+    let line = env
+        .create(&bundle)
+        .expect("running the runtime")
+        .assert_clean_failure();
+    env.assert_nothing_left(&bundle);
+    line
+}
+
 /// False, with a note, when the runtime under test is runc 1.1, which ignores `setting`.
 fn honoured_by_runtime(env: &TestEnv, setting: &str) -> bool {
     let berth = env.runtime().is_berth();
@@ -103,110 +116,72 @@ fn every_hook_runs_with_the_state_on_stdin() {
 #[test]
 fn failing_create_hook_fails_create_and_leaves_nothing() {
     let env = TestEnv::new().unwrap();
-    let mut bundle = env.bundle("badhook").unwrap();
-    bundle
-        .edit_json(|spec| {
-            spec["hooks"] = json!({ "createRuntime": [{ "path": "/bin/false" }] });
-        })
-        .unwrap();
-    let out = env.create(&bundle).unwrap();
-    let line = out.assert_clean_failure();
+    let line = refused_edit(&env, "badhook", |spec| {
+        spec["hooks"] = json!({ "createRuntime": [{ "path": "/bin/false" }] });
+    });
     if env.runtime().is_berth() {
         assert!(line.contains("createRuntime"), "{line}");
     }
-    env.assert_nothing_left(&bundle);
 }
 
 #[test]
 fn user_namespace_maps_container_root_to_an_unprivileged_host_id() {
     let env = TestEnv::new().unwrap();
-    let mut bundle = env.bundle("userns").unwrap();
-    bundle.shell("id -u; cat /proc/self/uid_map /proc/self/gid_map");
-    bundle
-        .edit_json(|spec| {
-            let linux = &mut spec["linux"];
-            linux["namespaces"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({ "type": "user" }));
-            let map = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
-            linux["uidMappings"] = map.clone();
-            linux["gidMappings"] = map;
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
+    let script = "id -u; cat /proc/self/uid_map /proc/self/gid_map";
+    let out = run_edited(&env, "userns", script, |spec| {
+        let linux = &mut spec["linux"];
+        linux["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({ "type": "user" }));
+        let map = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
+        linux["uidMappings"] = map.clone();
+        linux["gidMappings"] = map;
+    });
     let lines: Vec<Vec<&str>> = out
-        .stdout
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(lines[0], ["0"]);
     assert_eq!(lines[1], ["0", "200000", "65536"]);
     assert_eq!(lines[2], ["0", "200000", "65536"]);
-    env.assert_nothing_left(&bundle);
 }
 
 #[test]
 fn rlimits_apply_and_one_above_the_host_hard_limit_is_named() {
     let env = TestEnv::new().unwrap();
-    let mut bundle = env.bundle("rlimit").unwrap();
-    bundle.shell("ulimit -n; ulimit -Hn");
-    bundle
-        .edit_json(|spec| {
-            spec["process"]["rlimits"] =
-                json!([{ "type": "RLIMIT_NOFILE", "soft": 321, "hard": 654 }]);
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
-    assert_eq!(out.stdout, "321\n654\n");
+    let out = run_edited(&env, "rlimit", "ulimit -n; ulimit -Hn", |spec| {
+        spec["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 321, "hard": 654 }]);
+    });
+    assert_eq!(out, "321\n654\n");
 
-    if !env.runtime().is_berth() {
-        return; // The message text below is berth-runtime's.
-    }
     // fs.nr_open caps RLIMIT_NOFILE even for root.
     let nr_open: u64 = fs::read_to_string("/proc/sys/fs/nr_open")
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    let mut bundle = env.bundle("rlimit-high").unwrap();
-    bundle
-        .edit_json(|spec| {
-            spec["process"]["rlimits"] = json!([{
-                "type": "RLIMIT_NOFILE", "soft": nr_open + 1, "hard": nr_open + 1
-            }]);
-        })
-        .unwrap();
-    let line = env.create(&bundle).unwrap().assert_clean_failure();
-    assert!(line.contains("RLIMIT_NOFILE"), "{line}");
-    env.assert_nothing_left(&bundle);
+    let line = refused_edit(&env, "rlimit-high", |spec| {
+        spec["process"]["rlimits"] = json!([{
+            "type": "RLIMIT_NOFILE", "soft": nr_open + 1, "hard": nr_open + 1
+        }]);
+    });
+    if env.runtime().is_berth() {
+        assert!(line.contains("RLIMIT_NOFILE"), "{line}");
+    }
 }
 
 #[test]
 fn namespaced_sysctls_apply_and_host_wide_ones_are_refused() {
     let env = TestEnv::new().unwrap();
-    let mut bundle = env.bundle("sysctl").unwrap();
-    bundle.shell("cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward");
-    bundle
-        .edit_json(|spec| {
-            spec["linux"]["sysctl"] =
-                json!({ "kernel.shmmni": "1234", "net.ipv4.ip_forward": "1" });
-        })
-        .unwrap();
-    let out = env.run(&bundle).unwrap();
-    out.assert_success();
-    assert_eq!(out.stdout, "1234\n1\n");
-
-    let mut bundle = env.bundle("sysctl-host").unwrap();
-    bundle
-        .edit_json(|spec| {
-            spec["linux"]["sysctl"] = json!({ "vm.swappiness": "10" });
-        })
-        .unwrap();
-    env.create(&bundle).unwrap().assert_clean_failure();
-    env.assert_nothing_left(&bundle);
+    let script = "cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_forward";
+    let out = run_edited(&env, "sysctl", script, |spec| {
+        spec["linux"]["sysctl"] = json!({ "kernel.shmmni": "1234", "net.ipv4.ip_forward": "1" });
+    });
+    assert_eq!(out, "1234\n1\n");
+    refused_edit(&env, "sysctl-host", |spec| {
+        spec["linux"]["sysctl"] = json!({ "vm.swappiness": "10" });
+    });
 }
 
 #[test]
