@@ -89,7 +89,11 @@ impl Bundle {
         self.dir.path().canonicalize().unwrap().join(rel)
     }
 
-    fn spec(&self, value: serde_json::Value) -> Spec {
+    /// A spec from `value`, which need not repeat `ociVersion` and `root`.
+    fn spec(&self, mut value: serde_json::Value) -> Spec {
+        let object = value.as_object_mut().unwrap();
+        object.entry("ociVersion").or_insert(json!("1.0.2"));
+        object.entry("root").or_insert(json!({"path": "rootfs"}));
         serde_json::from_value(value).unwrap()
     }
 
@@ -563,8 +567,6 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     let locked = bundle.path("locked");
     fs::create_dir(&locked).unwrap();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
@@ -624,8 +626,6 @@ fn no_pivot_fallback_moves_and_chroots() {
     }
     let bundle = Bundle::new();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]}
@@ -704,8 +704,6 @@ fn escaping_symlink_destination_is_rejected_and_mounts_nothing() {
     fs::create_dir(bundle.path("outside")).unwrap();
     symlink("../outside", bundle.rootfs.join("escape")).unwrap();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/escape/sub", "type": "tmpfs", "source": "tmpfs"}
@@ -733,8 +731,6 @@ fn proc_must_be_a_plain_directory() {
         return;
     }
     let proc_spec = json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]
     });
     let expected = "refusing to mount proc on /proc: it is not a plain directory";
@@ -767,8 +763,6 @@ fn bind_onto_procfs_is_refused() {
     }
     let bundle = Bundle::new();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/proc/sys/kernel", "type": "bind", "source": bundle.path("host-data"), "options": ["rbind"]}
@@ -790,8 +784,6 @@ fn fake_dev_null_is_not_used_for_masking() {
     // No /dev tmpfs: the image's own /dev/null, a regular file, stays in place.
     fs::write(bundle.rootfs.join("dev/null"), "not a device").unwrap();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
         "linux": {"maskedPaths": ["/proc/interrupts"]}
     }));
@@ -821,8 +813,6 @@ fn host_wide_sysctl_fails_before_the_pivot() {
     // Runs unprivileged: validation happens before anything is changed.
     let bundle = Bundle::new();
     let spec = bundle.spec(json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
         "linux": {"namespaces": [{"type": "ipc"}], "sysctl": {"kernel.pid_max": "100"}}
     }));
     let err = pivot_and_finish(&spec, &bundle.rootfs, false).unwrap_err();
