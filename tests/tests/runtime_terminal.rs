@@ -79,3 +79,37 @@ fn foreground_run_relays_a_terminal_through_its_own_stdio() {
     assert!(text.contains("got hello"), "{text}");
     env.assert_nothing_left(&bundle);
 }
+
+/// `exec -t --console-socket` gives the new process its own pty in the container, and the
+/// exec exits with the process's status.
+#[test]
+fn exec_with_a_terminal_gets_its_own_pty() {
+    let env = TestEnv::new().unwrap();
+    let mut bundle = env.bundle("ttyexec").unwrap();
+    bundle.args(&["sleep", "1000"]);
+    env.create_and_start(&bundle).unwrap();
+    let socket = ConsoleSocket::bind(&env.scratch().join("exec.sock")).unwrap();
+    let sock = socket.path().to_string_lossy().into_owned();
+    // runc 1.1 takes a console socket only when detached; berth-runtime also in the
+    // foreground, where it returns the process's status.
+    let berth = env.runtime().is_berth();
+    let mut args = vec!["exec", "-t", "--console-socket", &sock];
+    if !berth {
+        args.push("-d");
+    }
+    args.extend([bundle.id(), "sh"]);
+    let exec = env.spawn(&args).unwrap();
+    let mut pty = socket.receive_master(PTY_TIMEOUT).unwrap();
+    pty.send("[ -t 0 ] && echo exec-$((3*3))-tty\n").unwrap();
+    pty.read_until("exec-9-tty", PTY_TIMEOUT).unwrap();
+    pty.send("exit 4\n").unwrap();
+    let out = exec.finish(PTY_TIMEOUT).unwrap();
+    if berth {
+        out.assert_code(4);
+    }
+
+    env.call(&["delete", "--force", bundle.id()])
+        .unwrap()
+        .assert_success();
+    env.assert_nothing_left(&bundle);
+}
