@@ -205,3 +205,34 @@ fn features_prints_the_oci_features_document() {
         "{features}"
     );
 }
+
+/// `--log F --log-format json` writes runc's record shape, which containerd parses for the
+/// error of a failed call.
+#[test]
+fn json_log_records_carry_level_msg_and_time() {
+    let env = TestEnv::new().unwrap();
+    let log = env.scratch().join("runtime.log");
+    let log_arg = log.to_string_lossy().into_owned();
+    env.call(&[
+        "--log",
+        &log_arg,
+        "--log-format",
+        "json",
+        "state",
+        "no-such-container",
+    ])
+    .unwrap()
+    .assert_clean_failure();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().expect("a log record");
+    let record: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(record["level"], "error", "{last}");
+    let msg = record["msg"].as_str().unwrap();
+    // runc's message does not name the container; ours does.
+    assert!(
+        msg.contains("does not exist")
+            && (!env.runtime().is_berth() || msg.contains("no-such-container")),
+        "{last}"
+    );
+    assert!(record["time"].is_string(), "{last}");
+}

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use tracing_subscriber::prelude::*;
 
+mod logging;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "berth-runtime",
@@ -216,7 +218,7 @@ fn init_logging(cli: &Cli) -> bool {
     let to_file = file.is_some();
     match (file, cli.log_format) {
         (Some(file), LogFormat::Json) => builder
-            .json()
+            .event_format(logging::RuncJson)
             .with_writer(std::sync::Mutex::new(file))
             .finish()
             .with(filter)
