@@ -5,6 +5,24 @@
 //! sets a container up and leaves its init blocked, [`Runtime::start`] releases it,
 //! [`Runtime::delete`] removes every trace. The calling process must be single-threaded:
 //! the runtime forks.
+//!
+//! ```no_run
+//! use berth_runtime::{CreateOptions, Runtime};
+//!
+//! # fn main() -> Result<(), berth_runtime::RuntimeError> {
+//! let runtime = Runtime::new("/run/berth/runtime");
+//! let opts = CreateOptions {
+//!     bundle: "/var/lib/berth/containers/web/bundle".into(),
+//!     ..CreateOptions::default()
+//! };
+//! let container = runtime.create("web", &opts)?; // init waits, blocked on its exec fifo
+//! runtime.start("web")?; // the user's process runs
+//! println!("init pid {}", container.record.pid);
+//! // ... later, once it exited (or with `force` to kill it first):
+//! runtime.delete("web", true)?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod bundle;
 pub mod cgroups;
