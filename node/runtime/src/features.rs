@@ -2,51 +2,13 @@
 
 use serde_json::{json, Value};
 
-/// Mount options understood by the mount code.
-const MOUNT_OPTIONS: [&str; 34] = [
-    "async",
-    "atime",
-    "bind",
-    "defaults",
-    "dev",
-    "diratime",
-    "exec",
-    "iversion",
-    "lazytime",
-    "loud",
-    "mand",
-    "noatime",
-    "nodev",
-    "nodiratime",
-    "noexec",
-    "noiversion",
-    "nolazytime",
-    "nomand",
-    "norelatime",
-    "nostrictatime",
-    "nosuid",
-    "nosymfollow",
-    "private",
-    "rbind",
-    "relatime",
-    "remount",
-    "ro",
-    "rprivate",
-    "rshared",
-    "rslave",
-    "rw",
-    "shared",
-    "slave",
-    "strictatime",
-];
-
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": MOUNT_OPTIONS.as_slice(),
+        "mountOptions": crate::rootfs::MOUNT_OPTIONS.as_slice(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
             "capabilities": caps,

@@ -32,7 +32,7 @@ use nix::unistd;
 use oci_spec::runtime::{Linux, Spec};
 
 pub use error::RootfsError;
-pub use options::UnsupportedOption;
+pub use options::{UnsupportedOption, OPTION_NAMES as MOUNT_OPTIONS};
 pub use resolve::ResolveError;
 
 use fdmount::remount;

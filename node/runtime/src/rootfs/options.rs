@@ -18,6 +18,72 @@ enum Effect {
     Ignore,
 }
 
+/// Every option name `effect` understands, as the `features` document lists them.
+pub const OPTION_NAMES: [&str; 62] = [
+    "defaults",
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "lazytime",
+    "nolazytime",
+    "iversion",
+    "noiversion",
+    "acl",
+    "noacl",
+    "silent",
+    "loud",
+    "nosymfollow",
+    "symfollow",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+    "tmpcopyup",
+];
+
 fn effect(option: &str) -> Option<Effect> {
     use Effect::*;
     let ms = |f| Some(Set(f));
@@ -182,6 +248,13 @@ impl MountOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_option_is_understood() {
+        for name in OPTION_NAMES {
+            assert!(effect(name).is_some(), "{name}");
+        }
+    }
 
     #[test]
     fn flags_data_and_order() {
