@@ -32,6 +32,22 @@ mod tests {
         assert_eq!(parse_signal("15").unwrap(), Signal::SIGTERM);
     }
 
+    proptest::proptest! {
+        /// Every signal parses back from its name, its short name and its number.
+        #[test]
+        fn names_and_numbers_round_trip(index in 0usize..31) {
+            let signal = Signal::iterator().nth(index).unwrap();
+            proptest::prop_assert_eq!(parse_signal(signal.as_str()).unwrap(), signal);
+            proptest::prop_assert_eq!(parse_signal(&signal.as_str()[3..]).unwrap(), signal);
+            proptest::prop_assert_eq!(parse_signal(&(signal as i32).to_string()).unwrap(), signal);
+        }
+
+        #[test]
+        fn never_panics(text in "\\PC{0,20}") {
+            let _ = parse_signal(&text);
+        }
+    }
+
     #[test]
     fn rejects_unknown_signals() {
         for s in ["", "FOO", "SIG", "0", "999", "-1"] {

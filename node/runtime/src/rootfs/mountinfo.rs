@@ -106,6 +106,14 @@ mod tests {
 garbage line
 ";
 
+    proptest::proptest! {
+        /// mountinfo text from the kernel is trusted, but the parser must still never panic.
+        #[test]
+        fn never_panics(text in "\\PC{0,300}") {
+            let _ = parse(&text);
+        }
+    }
+
     #[test]
     fn parses_fields_and_escapes() {
         let mounts = parse(SAMPLE);

@@ -249,6 +249,18 @@ impl MountOptions {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any option list parses without panicking, and the last of `ro`/`rw` decides.
+        #[test]
+        fn last_ro_or_rw_wins(options in proptest::collection::vec("ro|rw|nosuid|[a-z=,0-9]{0,12}", 0..12)) {
+            if let Ok(parsed) = MountOptions::parse(&options) {
+                let last = options.iter().rev().find(|o| *o == "ro" || *o == "rw");
+                let readonly = parsed.flags.contains(MsFlags::MS_RDONLY);
+                proptest::prop_assert_eq!(readonly, last.is_some_and(|o| o == "ro"));
+            }
+        }
+    }
+
     #[test]
     fn every_listed_option_is_understood() {
         for name in OPTION_NAMES {
