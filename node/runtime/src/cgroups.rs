@@ -157,6 +157,7 @@ impl ContainerCgroup {
             Hierarchy::V2 { .. } => {
                 let dir = self.dir("devices")?;
                 limits::write_unified(&dir, &requested)?;
+                limits::write_io_weight(&dir, &requested, self)?;
                 devices::apply_v2(&dir, &device_rules)?;
             }
         }

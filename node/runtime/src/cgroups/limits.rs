@@ -130,6 +130,11 @@ pub(super) fn supported(resources: &LinuxResources, kernel: &impl KernelSupport)
             ignored("blockIO.weight");
             block_io.set_weight(None);
         }
+        // libcgroups 0.7 converts this weight for io.weight in u16 arithmetic, which overflows
+        // (a panic, or a wrong weight in release builds); `write_io_weight` does it instead.
+        if needs_io_weight_conversion(kernel) {
+            block_io.set_weight(None);
+        }
         if block_io.leaf_weight().is_some() && !kernel.has_file("blkio", "blkio.leaf_weight") {
             ignored("blockIO.leafWeight");
             block_io.set_leaf_weight(None);
@@ -137,6 +142,36 @@ pub(super) fn supported(resources: &LinuxResources, kernel: &impl KernelSupport)
         supported.set_block_io(Some(block_io));
     }
     supported
+}
+
+/// Whether the blkio weight must become a v2 `io.weight` (no BFQ scheduler weight file).
+fn needs_io_weight_conversion(kernel: &impl KernelSupport) -> bool {
+    kernel.has_file("blkio", "io.weight") && !kernel.has_file("blkio", "io.bfq.weight")
+}
+
+/// Maps a cgroup v1 blkio weight (10..=1000) onto the v2 io.weight range (1..=10000),
+/// linearly, as runc does.
+fn io_weight_from_blkio(weight: u16) -> u32 {
+    1 + u32::from(weight.clamp(10, 1000) - 10) * 9999 / 990
+}
+
+/// Writes `blockIO.weight` as a v2 `io.weight` where [`supported`] held it back from libcgroups.
+pub(super) fn write_io_weight(
+    dir: &Path,
+    resources: &LinuxResources,
+    kernel: &impl KernelSupport,
+) -> Result<(), CgroupError> {
+    let weight = resources.block_io().as_ref().and_then(|b| b.weight());
+    match weight {
+        Some(weight) if weight > 0 && needs_io_weight_conversion(kernel) => {
+            libcgroups::common::write_cgroup_file(
+                dir.join("io.weight"),
+                io_weight_from_blkio(weight),
+            )?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Writes the v2 `unified` entries (checked by [`check`]) into the cgroup at `dir`.
@@ -166,6 +201,16 @@ mod tests {
     struct Kernel {
         files: &'static [&'static str],
         controllers: &'static [&'static str],
+    }
+
+    #[test]
+    fn blkio_weights_map_onto_the_io_weight_range() {
+        // Regression: libcgroups' u16 arithmetic overflowed for any weight above 16.
+        assert_eq!(io_weight_from_blkio(10), 1);
+        assert_eq!(io_weight_from_blkio(500), 4950);
+        assert_eq!(io_weight_from_blkio(1000), 10000);
+        assert_eq!(io_weight_from_blkio(u16::MAX), 10000);
+        assert_eq!(io_weight_from_blkio(1), 1);
     }
 
     impl KernelSupport for Kernel {

@@ -242,8 +242,12 @@ fn remove_of_a_frozen_cgroup_with_children_thaws_and_kills() {
         std::fs::create_dir(dir.join("inner")).unwrap();
         // A v1 cpuset cgroup takes no process until it has CPUs and memory nodes.
         for file in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(value) = std::fs::read_to_string(dir.join(file)) {
-                std::fs::write(dir.join("inner").join(file), value).unwrap();
+            let inner_file = dir.join("inner").join(file);
+            // On v2 the child has no cpuset files unless the controller is delegated.
+            if let (Ok(value), true) =
+                (std::fs::read_to_string(dir.join(file)), inner_file.exists())
+            {
+                std::fs::write(inner_file, value).unwrap();
             }
         }
         std::fs::write(dir.join("inner/cgroup.procs"), inner.to_string()).unwrap();
