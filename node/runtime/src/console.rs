@@ -7,14 +7,20 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::unistd::dup2;
 use oci_spec::runtime::Box as ConsoleSize;
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
 
 nix::ioctl_write_int_bad!(set_controlling_tty, libc::TIOCSCTTY);
-nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, Winsize);
+nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, Winsize);
+
+/// Sets the size of the terminal behind `fd`.
+pub fn set_window_size(fd: BorrowedFd<'_>, size: &Winsize) -> nix::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one Winsize from the valid reference.
+    unsafe { tiocswinsz(fd.as_raw_fd(), size) }.map(drop)
+}
 
 /// Connects to the caller's console socket; done by the runtime before forking.
 pub fn connect(path: &Path) -> Result<OwnedFd> {
@@ -38,9 +44,7 @@ pub fn setup_pty(socket: &OwnedFd, size: Option<ConsoleSize>) -> Result<PathBuf>
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: TIOCSWINSZ reads one Winsize from the valid pointer.
-        unsafe { set_window_size(master.as_raw_fd(), &ws) }
-            .context(|| "setting the window size".into())?;
+        set_window_size(master.as_fd(), &ws).context(|| "setting the window size".into())?;
     }
     let slave = nix::fcntl::open(
         &slave_path,

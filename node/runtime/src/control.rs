@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Context, Result, RuntimeError};
 use crate::hooks::run_hooks_logged;
-use crate::lifecycle::state_json;
 use crate::state::{Container, Status};
 use crate::Runtime;
 
@@ -103,7 +102,7 @@ impl Runtime {
         }
         cgroup.remove()?;
         let spec = container.spec()?;
-        let state = state_json(&container.record, &container.dir, Status::Stopped);
+        let state = container.record.state_json(Status::Stopped);
         run_hooks_logged(
             "poststop",
             spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),

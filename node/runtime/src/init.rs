@@ -2,11 +2,12 @@
 //! program. It reports set-up errors to the runtime, then waits on the exec fifo until
 //! `start` opens it.
 
-use nix::fcntl::{openat, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::{sethostname, setresgid, setresuid, setsid, write, Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use crate::console;
@@ -22,6 +23,7 @@ use crate::sched::set_scheduler;
 use crate::seccomp::SeccompProgram;
 use crate::spawn::unexpected;
 use crate::sync::{Message, SyncSocket};
+use crate::sys;
 
 /// Everything the init needs, prepared by the runtime before forking.
 #[derive(Debug)]
@@ -91,14 +93,8 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         state.as_bytes(),
     )?;
     // Our own fd table, reachable after pivot_root even if the container has no /proc.
-    let fd_dir = nix::fcntl::open(
-        "/proc/self/fd",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context(|| "opening /proc/self/fd".into())?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    let fd_dir = unsafe { OwnedFd::from_raw_fd(fd_dir) };
+    let fd_dir = sys::open_host(Path::new("/proc/self/fd"), OFlag::O_DIRECTORY)
+        .context(|| "opening /proc/self/fd".into())?;
     rootfs::pivot_and_finish(spec, cfg.rootfs, cfg.no_pivot)?;
     if process.terminal().unwrap_or(false) {
         let socket = cfg.console.as_ref().ok_or_else(|| {
@@ -173,15 +169,13 @@ fn no_new_privs(process: &Process) -> bool {
 /// Blocks until `start` opens the fifo for reading, then tells it we are going.
 fn wait_for_start(fd_dir: &OwnedFd, fifo: &OwnedFd) -> Result<()> {
     let fifo_name = fifo.as_raw_fd().to_string();
-    let writer = openat(
-        Some(fd_dir.as_raw_fd()),
-        fifo_name.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+    let writer = sys::open_at(
+        fd_dir.as_fd(),
+        OsStr::new(&fifo_name),
+        OFlag::O_WRONLY,
         Mode::empty(),
     )
     .context(|| "opening exec fifo".into())?;
-    // SAFETY: `openat` just returned this fd, and nothing else owns it.
-    let writer = unsafe { OwnedFd::from_raw_fd(writer) };
     write(&writer, b"0").context(|| "writing exec fifo".into())?;
     Ok(())
 }

@@ -48,6 +48,7 @@ mod spawn;
 pub mod spec;
 pub mod state;
 mod sync;
+mod sys;
 mod tty;
 mod wait;
 

@@ -8,7 +8,8 @@ use nix::sys::stat::{fchmodat, FchmodatFlags, Mode};
 use nix::unistd::{mkfifo, read, Pid};
 use std::convert::Infallible;
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::bundle::Bundle;
@@ -23,6 +24,7 @@ use crate::seccomp;
 use crate::spawn::{spawn, unexpected, IdMaps, Spawned};
 use crate::state::{Container, Record, Status};
 use crate::sync::Message;
+use crate::sys;
 use crate::tty::{console_pair, receive_master};
 use crate::wait::SignalRelay;
 use crate::{write_pid_file, Runtime};
@@ -142,7 +144,7 @@ impl Runtime {
         loop {
             match sock.expect("finishing set-up")? {
                 Message::NamespacesReady => {
-                    let state = state_json(&record, reservation.dir(), Status::Creating);
+                    let state = record.state_json(Status::Creating);
                     run_hooks(
                         "prestart",
                         hooks.and_then(|h| h.prestart().as_ref()),
@@ -174,7 +176,7 @@ impl Runtime {
         release_init(&container)?;
         fs::remove_file(container.fifo_path()).context(|| "removing exec fifo".into())?;
         let spec = container.spec()?;
-        let state = state_json(&container.record, &container.dir, Status::Running);
+        let state = container.record.state_json(Status::Running);
         run_hooks_logged(
             "poststart",
             spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
@@ -213,15 +215,6 @@ impl Runtime {
     }
 }
 
-/// The OCI state JSON handed to hooks.
-pub(crate) fn state_json(record: &Record, dir: &std::path::Path, status: Status) -> Vec<u8> {
-    let container = Container {
-        dir: dir.to_owned(),
-        record: record.clone(),
-    };
-    serde_json::to_vec(&container.oci_state(status)).unwrap_or_default()
-}
-
 /// Creates `exec.fifo` writable by any container user and returns an O_PATH handle to it.
 fn make_fifo(path: &std::path::Path) -> Result<OwnedFd> {
     mkfifo(path, Mode::empty()).context(|| "creating exec fifo".into())?;
@@ -233,22 +226,18 @@ fn make_fifo(path: &std::path::Path) -> Result<OwnedFd> {
         FchmodatFlags::FollowSymlink,
     )
     .context(|| "setting exec fifo mode".into())?;
-    let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .context(|| "opening exec fifo".into())?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    sys::open_host(path, OFlag::empty()).context(|| "opening exec fifo".into())
 }
 
 /// Opens the fifo for reading, which unblocks the init, and waits for its go-byte.
 fn release_init(container: &Container) -> Result<()> {
-    let fd = nix::fcntl::open(
-        &container.fifo_path(),
-        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context(|| "opening exec fifo".into())?;
-    // SAFETY: `open` just returned this fd and nothing else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Non-blocking: the open must not wait for a writer that may have died.
+    let fd: OwnedFd = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(container.fifo_path())
+        .context(|| "opening exec fifo".into())?
+        .into();
     loop {
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
         let ready =

@@ -8,7 +8,7 @@
 //! kernel), the binary is copied into a memfd and sealed against writes and resizing.
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, openat, AtFlags, FcntlArg, OFlag, SealFlag};
+use nix::fcntl::{fcntl, AtFlags, FcntlArg, OFlag, SealFlag};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
 use nix::sys::stat::Mode;
 use nix::sys::statfs::{fstatfs, OVERLAYFS_SUPER_MAGIC};
@@ -17,11 +17,12 @@ use nix::unistd::execveat;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use crate::error::{Context, Result, RuntimeError};
+use crate::sys;
 
 /// Every seal a memfd copy carries: no writes, no resizing, no further seal changes.
 fn required_seals() -> SealFlag {
@@ -93,15 +94,8 @@ pub fn overlay_view(scratch: &Path) -> Result<OwnedFd> {
     let _ = fsconfig_string(&fs, c"xino", "off");
     fsconfig_create(&fs)?;
     let mnt = fsmount(&fs)?;
-    let fd = openat(
-        Some(mnt.as_raw_fd()),
-        name,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context(|| "opening the runtime through its overlay".into())?;
-    // SAFETY: `openat` just returned this fd and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    sys::open_at(mnt.as_fd(), name, OFlag::O_PATH, Mode::empty())
+        .context(|| "opening the runtime through its overlay".into())
 }
 
 /// Overlayfs separates lower layers with ':' and escapes with '\\'.
@@ -116,8 +110,7 @@ fn syscall_fd(ret: libc::c_long, what: &str) -> Result<OwnedFd> {
         return Err(Errno::last()).context(|| what.into());
     }
     let fd = RawFd::try_from(ret).map_err(|_| RuntimeError::Init(format!("{what}: bad fd")))?;
-    // SAFETY: the syscall just returned this new fd; we are its only owner.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(sys::take(fd))
 }
 
 fn fsopen(fs_type: &CStr) -> Result<OwnedFd> {

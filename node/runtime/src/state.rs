@@ -87,6 +87,32 @@ pub struct Record {
     pub annotations: HashMap<String, String>,
 }
 
+impl Record {
+    /// The OCI state of this container in `status`.
+    pub fn oci_state(&self, status: Status) -> OciState<'_> {
+        OciState {
+            oci_version: crate::OCI_VERSION,
+            id: &self.id,
+            status: status.as_str(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: self.created,
+            annotations: &self.annotations,
+        }
+    }
+
+    /// The OCI state as JSON, as hooks receive it on stdin.
+    pub fn state_json(&self, status: Status) -> Vec<u8> {
+        // Serialising plain strings, numbers and a map cannot fail.
+        serde_json::to_vec(&self.oci_state(status)).unwrap_or_default()
+    }
+}
+
 /// The state JSON that `state` prints, as the OCI runtime spec defines it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,23 +171,6 @@ impl Container {
         match self.cgroup().and_then(|cg| Ok(cg.is_frozen()?)) {
             Ok(true) => Status::Paused,
             _ => Status::Running,
-        }
-    }
-
-    pub fn oci_state(&self, status: Status) -> OciState<'_> {
-        OciState {
-            oci_version: crate::OCI_VERSION,
-            id: &self.record.id,
-            status: status.as_str(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.record.pid
-            },
-            bundle: &self.record.bundle,
-            rootfs: &self.record.rootfs,
-            created: self.record.created,
-            annotations: &self.record.annotations,
         }
     }
 

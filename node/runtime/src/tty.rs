@@ -13,10 +13,10 @@ use nix::unistd::{read, write};
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+use crate::console::set_window_size;
 use crate::error::{Context, Result};
 
 nix::ioctl_read_bad!(get_window_size, libc::TIOCGWINSZ, Winsize);
-nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, Winsize);
 
 /// A private console socket: the container process sends its pty master to one end and
 /// the runtime receives it from the other.
@@ -140,8 +140,7 @@ impl PtyRelay {
         };
         // SAFETY: TIOCGWINSZ writes one Winsize into the valid pointer.
         if unsafe { get_window_size(stdin().as_raw_fd(), &mut ws) }.is_ok() {
-            // SAFETY: TIOCSWINSZ reads one Winsize from the valid pointer.
-            let _ = unsafe { set_window_size(self.master.as_raw_fd(), &ws) };
+            let _ = set_window_size(self.master.as_fd(), &ws);
         }
     }
 }

@@ -23,8 +23,8 @@ use super::mountinfo::{self, MountInfo};
 use super::mounts::{after_mount, target};
 use super::options::MountOptions;
 use super::resolve::{Create, Last, Root};
-use super::sys;
 use super::RootfsError;
+use crate::sys;
 
 /// Where the host's cgroup hierarchies are mounted.
 const HOST_CGROUP_ROOT: &str = "/sys/fs/cgroup";

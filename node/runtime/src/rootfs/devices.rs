@@ -12,8 +12,8 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount};
 use super::fdmount;
 use super::options::MountOptions;
 use super::resolve::{Create, Last, Root};
-use super::sys;
 use super::RootfsError;
+use crate::sys;
 
 /// The devices every container gets (runtime-spec "Default Devices"), as (path, major, minor).
 const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::mount::{self, MsFlags};
 use nix::sys::statvfs::{self, FsFlags};
 
-use super::sys::fd_path;
+use crate::sys::fd_path;
 
 /// Where a mount comes from.
 #[derive(Clone, Copy)]

@@ -10,8 +10,8 @@ use nix::sys::stat::{self, SFlag};
 
 use super::fdmount::{self, Source};
 use super::resolve::{Create, Last, Root};
-use super::sys;
 use super::RootfsError;
+use crate::sys;
 
 /// Hides each existing path: a read-only empty tmpfs over a directory, the container's
 /// `/dev/null` over anything else. Missing paths are skipped.

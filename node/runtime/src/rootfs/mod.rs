@@ -17,8 +17,9 @@ mod options;
 mod pivot;
 mod propagation;
 mod resolve;
-mod sys;
 mod sysctl;
+
+use crate::sys;
 
 #[cfg(test)]
 mod privileged_tests;

@@ -29,7 +29,7 @@ impl MountInfo {
 /// Reads the calling process's mount table.
 pub(crate) fn read() -> Result<Vec<MountInfo>, Errno> {
     let text =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| super::sys::io_errno(&e))?;
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| crate::sys::io_errno(&e))?;
     Ok(parse(&text))
 }
 

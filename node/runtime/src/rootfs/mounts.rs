@@ -15,8 +15,8 @@ use super::cgroup;
 use super::fdmount::{self, Source};
 use super::options::{MountOptions, UnsupportedOption};
 use super::resolve::{Create, Last, Root};
-use super::sys::{self, fd_path};
 use super::RootfsError;
+use crate::sys::{self, fd_path};
 
 /// Performs every mount of the spec, in order.
 pub(crate) fn mount_all(root: &Root, mounts: &[Mount]) -> Result<(), RootfsError> {

@@ -10,8 +10,8 @@ use nix::unistd;
 
 use super::fdmount;
 use super::mountinfo;
-use super::sys;
 use super::RootfsError;
+use crate::sys;
 
 /// Enters `rootfs` (a mount point: `prepare` bound it onto itself) and leaves cwd at the new `/`.
 ///

@@ -12,7 +12,7 @@
 //!
 //! `..` pops a descriptor from the stack of directories already opened instead of asking the
 //! kernel for the parent, so a directory renamed away concurrently cannot take the walk outside
-//! the root. The returned descriptor is what callers mount onto, via [`super::sys::fd_path`].
+//! the root. The returned descriptor is what callers mount onto, via [`crate::sys::fd_path`].
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -25,7 +25,7 @@ use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self as nix_stat, Mode, SFlag};
 use nix::sys::statfs::{self, PROC_SUPER_MAGIC};
 
-use super::sys;
+use crate::sys;
 
 /// The kernel's own limit on symlinks followed during one lookup.
 const MAX_SYMLINKS: usize = 40;

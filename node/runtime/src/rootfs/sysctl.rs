@@ -12,8 +12,8 @@ use nix::sys::statfs::{self, PROC_SUPER_MAGIC};
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use super::resolve::{Create, Last, Root};
-use super::sys;
 use super::RootfsError;
+use crate::sys;
 
 /// IPC-namespaced keys under `kernel.` (besides `fs.mqueue.*`), as runc allows them.
 const IPC_KERNEL_KEYS: [&str; 8] = [

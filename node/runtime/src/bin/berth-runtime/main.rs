@@ -100,7 +100,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Start { id } => runtime.start(&id)?,
         Command::State { id } => {
             let (container, status) = runtime.state(&id)?;
-            print_json(&container.oci_state(status))?;
+            print_json(&container.record.oci_state(status))?;
         }
         Command::Kill { all, id, signal } => runtime.kill(&id, parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => runtime.delete(&id, force)?,

@@ -22,7 +22,10 @@ pub fn list(runtime: &Runtime, quiet: bool, format: OutputFormat) -> Result<()> 
         return Ok(());
     }
     if format == OutputFormat::Json {
-        let states: Vec<_> = containers.iter().map(|(c, s)| c.oci_state(*s)).collect();
+        let states: Vec<_> = containers
+            .iter()
+            .map(|(c, s)| c.record.oci_state(*s))
+            .collect();
         return print_json(&states);
     }
     println!(

@@ -1,4 +1,4 @@
-//! Fd-owning wrappers over the few `*at` syscalls that nix 0.29 exposes with raw fds.
+//! Fd-owning wrappers over the few open/`*at` syscalls that nix 0.29 exposes with raw fds.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -9,7 +9,7 @@ use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self, FileStat, Mode, SFlag};
 
 /// Takes ownership of a descriptor that a successful open call just returned.
-fn take(fd: RawFd) -> OwnedFd {
+pub(crate) fn take(fd: RawFd) -> OwnedFd {
     // SAFETY: every caller passes the fresh descriptor returned by a successful open-like
     // syscall; nothing else owns or will close it.
     unsafe { OwnedFd::from_raw_fd(fd) }
