@@ -90,7 +90,7 @@ berth_run=$(jq '.results[0].median * 1000' "$work/run.json")
 printf 'berth  median %.1f ms\n' "$berth_run"
 if [[ -n $docker_ready ]]; then
     docker_run=$(jq '.results[1].median * 1000' "$work/run.json")
-    printf 'docker median %.1f ms   ratio %.2fx\n' "$docker_run" "$(echo "$berth_run / $docker_run" | bc -l)"
+    printf 'docker median %.1f ms   ratio %.2fx\n' "$docker_run" "$(awk -v a="$berth_run" -v b="$docker_run" 'BEGIN {print a / b}')"
 fi
 
 # 50 containers started concurrently, then removed; wall time of both phases, in ms.
@@ -130,7 +130,7 @@ for engine in "${engines[@]}"; do
     echo "$engine: ${times[*]} ms; median ${batch_median[$engine]} ms"
 done
 if [[ -n $docker_ready ]]; then
-    printf 'ratio berth/docker %.2fx\n' "$(echo "${batch_median[berth]} / ${batch_median[docker]}" | bc -l)"
+    printf 'ratio berth/docker %.2fx\n' "$(awk -v a="${batch_median[berth]}" -v b="${batch_median[docker]}" 'BEGIN {print a / b}')"
 fi
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
