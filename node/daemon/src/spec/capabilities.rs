@@ -56,14 +56,37 @@ const ALL_CAPABILITIES: [Capability; 41] = [
     Capability::CheckpointRestore,
 ];
 
-/// The capabilities this kernel supports (`/proc/sys/kernel/cap_last_cap`); all of them if
-/// that file cannot be read.
-pub fn supported() -> &'static [Capability] {
+/// The capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`); all of them if that
+/// file cannot be read.
+fn known() -> &'static [Capability] {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|text| text.trim().parse::<usize>().ok())
         .unwrap_or(ALL_CAPABILITIES.len() - 1);
     &ALL_CAPABILITIES[..=last.min(ALL_CAPABILITIES.len() - 1)]
+}
+
+/// The daemon's bounding set as a bit mask (bit N: capability N), from `/proc/self/status`.
+fn own_bounding_mask() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+            u64::from_str_radix(line.trim(), 16).ok()
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// The capabilities a container can get here: known to the kernel and in the daemon's own
+/// bounding set (a daemon inside a restricted container cannot grant more), in kernel order.
+pub fn supported() -> Vec<Capability> {
+    let mask = own_bounding_mask();
+    known()
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1u64 << bit) != 0)
+        .map(|(_, cap)| *cap)
+        .collect()
 }
 
 /// A `--cap-add`/`--cap-drop` entry.
@@ -87,7 +110,7 @@ pub fn parse_cap_name(name: &str) -> Result<CapName, SpecError> {
     }
     let cap =
         Capability::deserialize(StrDeserializer::<ValueError>::new(bare)).map_err(|_| unknown())?;
-    if !supported().contains(&cap) {
+    if !known().contains(&cap) {
         return Err(unknown());
     }
     Ok(CapName::One(cap))
@@ -102,8 +125,19 @@ pub fn container_capabilities(
 ) -> Result<Vec<Capability>, SpecError> {
     let add = parse_names(cap_add)?;
     let drop = parse_names(cap_drop)?;
+    let available = supported();
     if privileged {
-        return Ok(supported().to_vec());
+        return Ok(available);
+    }
+    for name in &add {
+        if let CapName::One(cap) = name {
+            if !available.contains(cap) {
+                return Err(SpecError::Invalid(format!(
+                    "capability {} is not available: the daemon itself does not hold it",
+                    cap_name(*cap)
+                )));
+            }
+        }
     }
     let listed = |names: &[CapName], cap: Capability| names.contains(&CapName::One(cap));
     let keep = |cap: Capability| -> bool {
@@ -115,24 +149,35 @@ pub fn container_capabilities(
             listed(&add, cap) || (DEFAULT_CAPABILITIES.contains(&cap) && !listed(&drop, cap))
         }
     };
-    Ok(supported()
-        .iter()
-        .copied()
-        .filter(|cap| keep(*cap))
-        .collect())
+    Ok(available.into_iter().filter(|cap| keep(*cap)).collect())
+}
+
+/// `CAP_SYS_ADMIN` and so on, as the OCI spec spells it.
+fn cap_name(cap: Capability) -> String {
+    serde_json::to_value(cap)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{cap:?}"))
 }
 
 fn parse_names(names: &[String]) -> Result<Vec<CapName>, SpecError> {
     names.iter().map(|name| parse_cap_name(name)).collect()
 }
 
-/// Bounding, effective and permitted set to `caps`; inheritable and ambient empty.
-pub fn linux_capabilities(caps: &[Capability]) -> LinuxCapabilities {
+/// The sets of a process running as `uid`: the bounding set is `caps`; the effective and
+/// permitted sets are too for root, and empty for other users, as `execve` would leave them
+/// (Docker's rule since CVE-2022-24769). Inheritable and ambient stay empty.
+pub fn linux_capabilities(caps: &[Capability], uid: u32) -> LinuxCapabilities {
     let set: HashSet<Capability> = caps.iter().copied().collect();
+    let granted = if uid == 0 {
+        set.clone()
+    } else {
+        HashSet::new()
+    };
     let mut out = LinuxCapabilities::default();
-    out.set_bounding(Some(set.clone()))
-        .set_effective(Some(set.clone()))
-        .set_permitted(Some(set))
+    out.set_bounding(Some(set))
+        .set_effective(Some(granted.clone()))
+        .set_permitted(Some(granted))
         .set_inheritable(Some(HashSet::new()))
         .set_ambient(Some(HashSet::new()));
     out
@@ -210,14 +255,30 @@ mod tests {
     fn add_all_keeps_everything_but_dropped() {
         let caps = container_capabilities(false, &names(&["ALL"]), &names(&["SYS_ADMIN"])).unwrap();
         assert!(!caps.contains(&Capability::SysAdmin));
-        assert_eq!(caps.len(), supported().len() - 1);
+        let expected = supported().len() - usize::from(supported().contains(&Capability::SysAdmin));
+        assert_eq!(caps.len(), expected);
     }
 
     #[test]
     fn privileged_gets_every_supported_capability() {
         let caps = container_capabilities(true, &[], &names(&["ALL"])).unwrap();
         assert_eq!(caps, supported());
-        assert!(caps.contains(&Capability::SysAdmin));
+        assert!(caps.len() >= DEFAULT_CAPABILITIES.len());
+    }
+
+    #[test]
+    fn supported_is_within_the_daemons_bounding_set() {
+        let mask = own_bounding_mask();
+        for cap in supported() {
+            let bit = ALL_CAPABILITIES.iter().position(|c| *c == cap).unwrap();
+            assert!(mask & (1 << bit) != 0, "{cap:?}");
+        }
+        // Adding one the daemon lacks is refused by name.
+        if let Some(missing) = known().iter().find(|c| !supported().contains(c)) {
+            let name = cap_name(*missing);
+            let err = container_capabilities(false, std::slice::from_ref(&name), &[]).unwrap_err();
+            assert!(err.to_string().contains(&name), "{err}");
+        }
     }
 
     #[test]
@@ -227,10 +288,19 @@ mod tests {
 
     #[test]
     fn inheritable_and_ambient_are_empty() {
-        let caps = linux_capabilities(&[Capability::Chown]);
+        let caps = linux_capabilities(&[Capability::Chown], 0);
         assert!(caps.inheritable().as_ref().unwrap().is_empty());
         assert!(caps.ambient().as_ref().unwrap().is_empty());
         assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        assert_eq!(caps.effective().as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn non_root_users_keep_only_the_bounding_set() {
+        let caps = linux_capabilities(&[Capability::Chown], 1000);
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        assert!(caps.effective().as_ref().unwrap().is_empty());
+        assert!(caps.permitted().as_ref().unwrap().is_empty());
     }
 
     proptest! {
@@ -240,11 +310,10 @@ mod tests {
         }
 
         #[test]
-        fn every_supported_capability_round_trips(index in 0usize..41, lower in any::<bool>(), prefix in any::<bool>()) {
-            prop_assume!(index < supported().len());
-            let cap = supported()[index];
-            let json = serde_json::to_string(&cap).unwrap();
-            let mut name = json.trim_matches('"').to_owned();
+        fn every_known_capability_round_trips(index in 0usize..41, lower in any::<bool>(), prefix in any::<bool>()) {
+            prop_assume!(index < known().len());
+            let cap = known()[index];
+            let mut name = cap_name(cap);
             if !prefix { name = name.trim_start_matches("CAP_").to_owned(); }
             if lower { name = name.to_lowercase(); }
             prop_assert_eq!(parse_cap_name(&name).unwrap(), CapName::One(cap));

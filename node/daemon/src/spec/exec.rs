@@ -1,10 +1,12 @@
 //! The process of `exec`: the container's process settings with the request's command,
-//! environment, directory, user and terminal.
+//! environment, directory, user and terminal. Its capabilities follow the same rule as the main
+//! process's: the container's bounding set (every capability with `privileged`), effective
+//! and permitted only for root.
 
 use std::path::Path;
 
 use berth_proto::node::v1::ExecStart;
-use oci_spec::runtime::{BoxBuilder, Process, Spec};
+use oci_spec::runtime::{BoxBuilder, Capability, Process, Spec};
 
 use super::capabilities::{linux_capabilities, supported};
 use super::process::{check_args, has_env, merge_env, oci_user, working_dir};
@@ -43,9 +45,16 @@ pub fn exec_process(
     if !request.working_dir.is_empty() {
         process.set_cwd(working_dir(&request.working_dir)?.into());
     }
-    if request.privileged {
-        process.set_capabilities(Some(linux_capabilities(supported())));
-    }
+    let bounding: Vec<Capability> = if request.privileged {
+        supported()
+    } else {
+        base.capabilities()
+            .as_ref()
+            .and_then(|caps| caps.bounding().as_ref())
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default()
+    };
+    process.set_capabilities(Some(linux_capabilities(&bounding, process.user().uid())));
     if let Some(size) = request
         .size
         .filter(|s| request.tty && s.width > 0 && s.height > 0)

@@ -130,7 +130,7 @@ pub fn build_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
         .set_args(Some(args))
         .set_env(Some(env))
         .set_cwd(cwd.into())
-        .set_capabilities(Some(capabilities::linux_capabilities(&caps)))
+        .set_capabilities(Some(capabilities::linux_capabilities(&caps, user.uid)))
         .set_rlimits(Some(rlimits))
         .set_no_new_privileges(Some(security.no_new_privileges))
         .set_oom_score_adj(None);

@@ -217,6 +217,13 @@ fn user_is_resolved_in_the_rootfs() {
     assert_eq!(user.additional_gids().as_deref(), Some(&[10][..]));
     let env = process(&spec).env().as_deref().unwrap();
     assert_eq!(env_value(env, "HOME"), Some("/home/app"));
+    // Not root: the bounding set only, as execve would leave it.
+    assert!(effective(&spec).is_empty());
+    let caps = process(&spec).capabilities().as_ref().unwrap();
+    assert_eq!(
+        caps.bounding().as_ref().unwrap().len(),
+        DEFAULT_CAPABILITIES.len()
+    );
 
     cfg.user = "ghost".into();
     assert_eq!(
@@ -546,6 +553,14 @@ fn exec_inherits_and_overrides() {
         .as_ref()
         .unwrap()
         .contains(&Capability::SysAdmin));
+    assert!(p
+        .capabilities()
+        .as_ref()
+        .unwrap()
+        .effective()
+        .as_ref()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
