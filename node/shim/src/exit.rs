@@ -86,7 +86,11 @@ mod tests {
         };
         record.write(&path).unwrap();
         assert_eq!(ExitRecord::read(&path).unwrap(), Some(record));
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "temp file left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file left"
+        );
         fs::write(&path, b"{\"exit_code\":").unwrap();
         assert!(matches!(ExitRecord::read(&path), Err(ShimError::Failed(_))));
     }

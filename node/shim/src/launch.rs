@@ -37,7 +37,8 @@ pub async fn launch(shim_binary: &Path, config: &ShimConfig) -> Result<Launched,
         .map_err(|err| ShimError::Failed(format!("serialising the shim config: {err}")))?;
     let (path, log_path) = (config_path.clone(), config.bundle.join(SHIM_LOG_FILE));
     let shim_log = tokio::task::spawn_blocking(move || -> Result<_, ShimError> {
-        write_durably(&path, &json).map_err(ShimError::io(format!("writing {}", path.display())))?;
+        write_durably(&path, &json)
+            .map_err(ShimError::io(format!("writing {}", path.display())))?;
         OpenOptions::new()
             .create(true)
             .append(true)

@@ -228,7 +228,14 @@ mod tests {
     #[test]
     fn frames_survive_arbitrary_splits() {
         let mut wire = Vec::new();
-        encode_json(FrameKind::Request, &Request::Signal { signal: 15, all: true }, &mut wire);
+        encode_json(
+            FrameKind::Request,
+            &Request::Signal {
+                signal: 15,
+                all: true,
+            },
+            &mut wire,
+        );
         encode(FrameKind::Stdin, b"hello", &mut wire);
         encode(FrameKind::CloseStdin, b"", &mut wire);
         for split in 0..wire.len() {
@@ -242,7 +249,13 @@ mod tests {
             }
             assert_eq!(frames.len(), 3);
             let request: Request = serde_json::from_slice(&frames[0].payload).unwrap();
-            assert_eq!(request, Request::Signal { signal: 15, all: true });
+            assert_eq!(
+                request,
+                Request::Signal {
+                    signal: 15,
+                    all: true
+                }
+            );
             assert_eq!(frames[1].payload, b"hello");
             assert_eq!(frames[2].kind, FrameKind::CloseStdin);
         }

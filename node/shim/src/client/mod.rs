@@ -9,9 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::protocol::{self, FrameKind, Payload, Reply, Request, HEADER_LEN};
-use crate::{
-    AttachOptions, CgroupStats, ExecSpec, ExitRecord, ShimError, ShimInfo, WinSize,
-};
+use crate::{AttachOptions, CgroupStats, ExecSpec, ExitRecord, ShimError, ShimInfo, WinSize};
 
 pub use session::{IoEvent, IoReceiver, IoSender};
 
@@ -189,9 +187,10 @@ impl ShimClient {
 }
 
 fn container_name(socket: &Path) -> String {
-    socket
-        .file_stem()
-        .map_or_else(|| socket.display().to_string(), |s| s.to_string_lossy().into_owned())
+    socket.file_stem().map_or_else(
+        || socket.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 fn unexpected(payload: &Payload) -> ShimError {

@@ -75,7 +75,10 @@ impl IoReceiver {
         }
         let frame = read_frame(&mut self.stream)
             .await
-            .map_err(ShimError::io(format!("reading the session of {}", self.name)))?;
+            .map_err(ShimError::io(format!(
+                "reading the session of {}",
+                self.name
+            )))?;
         let Some((kind, payload)) = frame else {
             self.finished = true;
             return Ok(None);

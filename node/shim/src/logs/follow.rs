@@ -90,7 +90,9 @@ impl Follower {
         match File::open(&self.path) {
             Ok(file) => Ok(Some(file)),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(ShimError::io(format!("opening {}", self.path.display()))(err)),
+            Err(err) => Err(ShimError::io(format!("opening {}", self.path.display()))(
+                err,
+            )),
         }
     }
 
@@ -143,12 +145,18 @@ mod tests {
             max_files: 3,
         };
         let mut writer = LogWriter::open(&opts).unwrap();
-        writer.write(LogStream::Stdout, Utc::now(), b"before\n").unwrap();
+        writer
+            .write(LogStream::Stdout, Utc::now(), b"before\n")
+            .unwrap();
         let mut follower = Follower::new(&opts.path).unwrap();
         let mut seen = Vec::new();
         for i in 0..40 {
             writer
-                .write(LogStream::Stdout, Utc::now(), format!("line {i}\n").as_bytes())
+                .write(
+                    LogStream::Stdout,
+                    Utc::now(),
+                    format!("line {i}\n").as_bytes(),
+                )
                 .unwrap();
             // Poll every few lines, so that some polls straddle a rotation.
             if i % 3 == 0 {
@@ -176,7 +184,9 @@ mod tests {
             max_files: 1,
         };
         let mut writer = LogWriter::open(&opts).unwrap();
-        writer.write(LogStream::Stderr, Utc::now(), b"hello\n").unwrap();
+        writer
+            .write(LogStream::Stderr, Utc::now(), b"hello\n")
+            .unwrap();
         let entries = follower.poll().unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].stream, LogStream::Stderr);

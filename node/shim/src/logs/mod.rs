@@ -110,7 +110,10 @@ mod tests {
                 .write(LogStream::Stdout, time, format!("line {i}\n").as_bytes())
                 .unwrap();
         }
-        assert!(files::rotated(&opts.path, 2).exists(), "test needs rotated files");
+        assert!(
+            files::rotated(&opts.path, 2).exists(),
+            "test needs rotated files"
+        );
         let text = |entries: Vec<LogEntry>| -> Vec<String> {
             entries
                 .into_iter()
@@ -139,8 +142,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(text(window), ["line 20", "line 21"]);
-        assert!(read(&dir.path().join("missing.log"), &ReadOptions::default())
-            .unwrap()
-            .is_empty());
+        assert!(
+            read(&dir.path().join("missing.log"), &ReadOptions::default())
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -167,13 +167,20 @@ mod tests {
         let mut writer = LogWriter::open(&opts).unwrap();
         for i in 0..100 {
             writer
-                .write(LogStream::Stdout, Utc::now(), format!("line {i}\n").as_bytes())
+                .write(
+                    LogStream::Stdout,
+                    Utc::now(),
+                    format!("line {i}\n").as_bytes(),
+                )
                 .unwrap();
         }
         assert!(files::rotated(&opts.path, 2).exists());
         assert!(!files::rotated(&opts.path, 3).exists());
         for file in files::existing_oldest_first(&opts.path) {
-            assert!(fs::metadata(&file).unwrap().len() <= 400, "{file:?} too big");
+            assert!(
+                fs::metadata(&file).unwrap().len() <= 400,
+                "{file:?} too big"
+            );
         }
         let entries = read(&opts.path, &ReadOptions::default()).unwrap();
         let last = entries.last().unwrap();
@@ -193,7 +200,11 @@ mod tests {
         let mut writer = LogWriter::open(&opts).unwrap();
         for i in 0..50 {
             writer
-                .write(LogStream::Stdout, Utc::now(), format!("line {i}\n").as_bytes())
+                .write(
+                    LogStream::Stdout,
+                    Utc::now(),
+                    format!("line {i}\n").as_bytes(),
+                )
                 .unwrap();
         }
         assert!(!files::rotated(&opts.path, 1).exists());
