@@ -190,6 +190,7 @@ impl<R: Read> TarReader<R> {
         }
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         self.data().read_to_end(&mut data).map_err(read_error)?;
+        self.skip_rest()?;
         Ok(data)
     }
 
