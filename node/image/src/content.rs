@@ -253,7 +253,7 @@ mod tests {
         );
         assert!(dir
             .path()
-            .join(&EMPTY_SHA256.replace("sha256:", "content/blobs/sha256/"))
+            .join(EMPTY_SHA256.replace("sha256:", "content/blobs/sha256/"))
             .is_file());
         assert_eq!(store.list().unwrap(), vec![blob]);
         store.delete(EMPTY_SHA256).unwrap();
