@@ -223,6 +223,8 @@ fn hardlinks_to_outside_or_absolute_targets_are_rejected() {
             .symlink("out", sandbox.outside().to_str().unwrap())
             .hardlink("hl", "out/secret")
             .finish(),
+        // Directories cannot be hardlinked.
+        RawTar::new().dir("d", 0o755).hardlink("hl", "d").finish(),
     ];
     for tar in cases {
         both(&sandbox, &tar, |r| {
