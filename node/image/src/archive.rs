@@ -268,6 +268,14 @@ impl Packer<'_> {
                     self.hardlinks.insert(key, name.to_path_buf());
                 }
                 let fd = open()?;
+                // Swapped for a device or fifo since the stat: never read those from the host.
+                if fsops::fstat(fd.as_fd())
+                    .map(|s| fsops::file_type(s.st_mode))
+                    .map_err(fail)?
+                    != SFlag::S_IFREG
+                {
+                    return Err(fail(nix::errno::Errno::EAGAIN));
+                }
                 if let Some(caps) =
                     fsops::get_xattr_fd(fd.as_fd(), CAPABILITY_XATTR).map_err(fail)?
                 {
