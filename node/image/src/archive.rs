@@ -193,13 +193,8 @@ impl Packer<'_> {
             };
             let kind = fsops::file_type(st.st_mode);
             let open = || {
-                fsops::open_at(
-                    parent,
-                    &child,
-                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
-                    Mode::empty(),
-                )
-                .map_err(|e| ImageError::sys(format!("opening {}", name.display()), e))
+                fsops::open_regular(parent, &child)
+                    .map_err(|e| ImageError::sys(format!("opening {}", name.display()), e))
             };
             let link_target = || {
                 fcntl::readlinkat(Some(parent.as_raw_fd()), child.as_os_str())
