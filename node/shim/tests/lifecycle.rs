@@ -1,5 +1,9 @@
 //! Launch, start, wait, signals and the log, through a real shim on a busybox container.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -76,7 +80,6 @@ async fn the_log_rotates_by_size() {
     c.config.log.max_size = 8 * 1024;
     c.config.log.max_files = 3;
     c.launch().await.unwrap();
-    let client = c.client();
     let waiter = c.start().await;
     assert_eq!(waiter.await.unwrap().exit_code, 0);
     let path = &c.config.log.path;

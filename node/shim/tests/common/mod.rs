@@ -16,7 +16,13 @@ use berth_shim::{
 };
 use oci_spec::runtime::Spec;
 
-pub const SHIM: &str = env!("CARGO_BIN_EXE_berth-shim");
+/// The shim under test: this build's, or `BERTH_TEST_SHIM` (for measuring a release build).
+pub fn shim_binary() -> PathBuf {
+    std::env::var_os("BERTH_TEST_SHIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth-shim")))
+}
+
 pub const RUNC: &str = "/usr/sbin/runc";
 
 pub struct Container {
@@ -96,7 +102,7 @@ impl Container {
     /// Writes the spec and launches the shim.
     pub async fn launch(&self) -> Result<Launched, berth_shim::ShimError> {
         self.write_spec();
-        launch(Path::new(SHIM), &self.config).await
+        launch(&shim_binary(), &self.config).await
     }
 
     /// The log's stdout and stderr text.

@@ -3,7 +3,7 @@
 //! calls requests make.
 
 use std::os::fd::{AsFd, BorrowedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use berth_shim::logs::LogStream;
 use berth_shim::protocol::FrameKind;
@@ -15,6 +15,10 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use crate::conn::{Conn, Received, Role};
 use crate::shim::Shim;
 use crate::stdio::Chunk;
+
+/// How long the shim must be quiet after a request before it releases the memory the
+/// request's code took (see `footprint`).
+const IDLE_AFTER: Duration = Duration::from_millis(500);
 
 /// Connections beyond this are refused, so clients cannot grow the shim without bound.
 const MAX_CONNS: usize = 64;
@@ -36,6 +40,12 @@ impl Shim {
     pub fn run(mut self) {
         while !self.done() {
             let ready = self.wait_for_events();
+            if ready.is_empty() && std::mem::take(&mut self.handled_request) {
+                // Quiet after real work: drop the pages only that work needed.
+                if let Err(err) = crate::footprint::release_code() {
+                    tracing::debug!("{err:#}");
+                }
+            }
             for (token, events) in ready {
                 self.dispatch(token, events);
             }
@@ -93,15 +103,15 @@ impl Shim {
                 );
             }
         }
-        let timeout = match self.deadline {
-            None => PollTimeout::NONE,
-            Some(deadline) => {
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .as_millis();
-                PollTimeout::try_from(left.min(10_000) as i32).unwrap_or(PollTimeout::ZERO)
-            }
-        };
+        let mut wake_in = self
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if self.handled_request {
+            wake_in = Some(wake_in.map_or(IDLE_AFTER, |left| left.min(IDLE_AFTER)));
+        }
+        let timeout = wake_in.map_or(PollTimeout::NONE, |left| {
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+        });
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(err) => {

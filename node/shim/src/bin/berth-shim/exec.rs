@@ -90,10 +90,8 @@ impl Shim {
                     input.push(payload);
                 }
             }
-            FrameKind::CloseStdin => {
-                if session.input.as_ref().is_some_and(|i| !i.is_terminal) {
-                    session.input = None;
-                }
+            FrameKind::CloseStdin if session.input.as_ref().is_some_and(|i| !i.is_terminal) => {
+                session.input = None;
             }
             FrameKind::Resize => {
                 let size = serde_json::from_slice::<WinSize>(payload);

@@ -8,6 +8,7 @@ mod conn;
 mod driver;
 mod events;
 mod exec;
+mod footprint;
 mod mount;
 mod requests;
 mod shim;

@@ -45,10 +45,11 @@ impl Shim {
                             input.push(&frame.payload);
                         }
                     }
-                    FrameKind::CloseStdin if stdin_allowed => {
-                        if self.input.as_ref().is_some_and(|i| !i.is_terminal) {
-                            self.input = None;
-                        }
+                    // A terminal stays open: closing it would end the session, not the input.
+                    FrameKind::CloseStdin
+                        if stdin_allowed && self.input.as_ref().is_some_and(|i| !i.is_terminal) =>
+                    {
+                        self.input = None;
                     }
                     FrameKind::Resize => {
                         if let Ok(size) = serde_json::from_slice::<WinSize>(&frame.payload) {
@@ -74,6 +75,7 @@ impl Shim {
     }
 
     fn handle_request(&mut self, id: u64, request: Request) {
+        self.handled_request = true;
         let reply = match request {
             Request::Info => Ok(Payload::Info(self.info())),
             Request::Start => self.start(),
