@@ -1,0 +1,164 @@
+//! `attach`, and the attach-then-start flow of `run` and `start -a`.
+
+use super::resolve::get_container;
+use crate::client::Clients;
+use crate::error::Failure;
+use crate::session::{self, terminal, SessionEnd, SessionOptions};
+use anyhow::Result;
+use berth_proto::node::v1::{
+    attach_container_request, AttachContainerRequest, AttachContainerResponse, AttachStart,
+    ContainerStatus, WaitCondition, WaitContainerRequest,
+};
+use clap::Args;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Response, Status, Streaming};
+
+/// `attach [OPTIONS] CONTAINER`.
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    no_stdin: bool,
+    /// The container.
+    container: String,
+}
+
+/// Attaches to a running container until it exits or the user detaches.
+pub async fn attach(clients: &Clients, args: AttachArgs) -> Result<i32> {
+    let container = get_container(clients, &args.container).await?;
+    let state = container.state.clone().unwrap_or_default();
+    match state.status() {
+        ContainerStatus::Running | ContainerStatus::Restarting => {}
+        ContainerStatus::Paused => {
+            return Err(
+                Failure::new("You cannot attach to a paused container, unpause it first").into(),
+            )
+        }
+        _ => {
+            return Err(
+                Failure::new("You cannot attach to a stopped container, start it first").into(),
+            )
+        }
+    }
+    let config = container.config.clone().unwrap_or_default();
+    let options = SessionOptions {
+        tty: config.tty,
+        stdin: config.open_stdin && !args.no_stdin,
+    };
+    check_tty(options)?;
+    let pending = PendingAttach::begin(clients, &container.id, options, false);
+    let end = pending.session(clients).await?;
+    finish(clients, &container.id, end).await
+}
+
+/// `-t` with `-i` needs a terminal on stdin, as in Docker.
+pub fn check_tty(options: SessionOptions) -> Result<()> {
+    if options.tty && options.stdin && !terminal::stdin_is_terminal() {
+        return Err(Failure::new("the input device is not a TTY").into());
+    }
+    Ok(())
+}
+
+/// An attach stream opened before the container starts, so no output is missed.
+pub struct PendingAttach {
+    id: String,
+    options: SessionOptions,
+    logs: bool,
+    requests: mpsc::Sender<AttachContainerRequest>,
+    call: JoinHandle<Result<Response<Streaming<AttachContainerResponse>>, Status>>,
+}
+
+impl PendingAttach {
+    /// Opens the attach stream in the background. `logs` replays the log first (for a fresh
+    /// container it covers output written before the stream was attached).
+    pub fn begin(
+        clients: &Clients,
+        id: &str,
+        options: SessionOptions,
+        logs: bool,
+    ) -> PendingAttach {
+        let (requests, receiver) = mpsc::channel(64);
+        let start = AttachStart {
+            id: id.to_string(),
+            stdin: options.stdin,
+            stdout: true,
+            stderr: true,
+            logs,
+        };
+        // The channel is empty and its receiver alive, so these cannot fail.
+        let _ = requests.try_send(AttachContainerRequest {
+            request: Some(attach_container_request::Request::Start(start)),
+        });
+        if options.tty {
+            if let Some(size) = terminal::size() {
+                let _ = requests.try_send(session::StdioRequest::resize(size));
+            }
+        }
+        let mut client = clients.containers();
+        let call =
+            tokio::spawn(
+                async move { client.attach_container(ReceiverStream::new(receiver)).await },
+            );
+        PendingAttach {
+            id: id.to_string(),
+            options,
+            logs,
+            requests,
+            call,
+        }
+    }
+
+    /// Gives up the stream (the start failed).
+    pub fn abort(self) {
+        self.call.abort();
+    }
+
+    /// Runs the session. A daemon that cannot attach before the start refuses with
+    /// FAILED_PRECONDITION; the stream is then opened again now that the container runs.
+    pub async fn session(self, clients: &Clients) -> Result<SessionEnd> {
+        let (requests, responses) = match self.call.await? {
+            Ok(response) => (self.requests, response.into_inner()),
+            Err(status) if status.code() == Code::FailedPrecondition => {
+                let retry = PendingAttach::begin(clients, &self.id, self.options, self.logs);
+                (retry.requests, retry.call.await??.into_inner())
+            }
+            Err(status) => return Err(status.into()),
+        };
+        if self.options.tty {
+            // Again now that the process exists: a resize sent before the start may be lost.
+            if let Some(size) = terminal::size() {
+                let _ = requests.send(session::StdioRequest::resize(size)).await;
+            }
+        }
+        session::run(requests, responses, self.options).await
+    }
+}
+
+/// The exit code after a session: the process's, 0 after a detach, else what WaitContainer says.
+pub async fn finish(clients: &Clients, id: &str, end: SessionEnd) -> Result<i32> {
+    match end {
+        SessionEnd::Detached => Ok(0),
+        SessionEnd::Exited(status) => {
+            if !status.error.is_empty() {
+                eprintln!("Error: {}", status.error);
+            }
+            Ok(status.exit_code)
+        }
+        SessionEnd::Closed => {
+            let waited = clients
+                .containers()
+                .wait_container(WaitContainerRequest {
+                    id: id.to_string(),
+                    condition: WaitCondition::NotRunning as i32,
+                })
+                .await?
+                .into_inner();
+            if !waited.error.is_empty() {
+                eprintln!("Error: {}", waited.error);
+            }
+            Ok(waited.exit_code)
+        }
+    }
+}
