@@ -67,3 +67,34 @@ fn unix_channel(path: PathBuf) -> Result<Channel> {
         })),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::describe;
+    use berth_proto::node::v1::GetVersionRequest;
+
+    #[tokio::test]
+    async fn a_missing_socket_is_reported_as_no_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = format!("unix://{}/none.sock", dir.path().display());
+        let clients = Clients::connect(&host).unwrap();
+        let status = clients
+            .system()
+            .get_version(GetVersionRequest {})
+            .await
+            .unwrap_err();
+        let (code, message) = describe(&anyhow::Error::new(status), &host);
+        assert_eq!(code, 125);
+        assert!(
+            message.starts_with(&format!("Cannot connect to the berth daemon at {host}")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(Clients::connect("unix://").is_err());
+        assert!(Clients::connect("http://x").is_err());
+    }
+}

@@ -75,7 +75,8 @@ pub fn describe(error: &anyhow::Error, host: &str) -> (i32, String) {
         return (failure.code, failure.message.clone());
     }
     if let Some(status) = error.downcast_ref::<Status>() {
-        if status.code() == Code::Unavailable {
+        // A transport failure carries its cause; an UNAVAILABLE sent by the daemon does not.
+        if status.code() == Code::Unavailable && std::error::Error::source(status).is_some() {
             return (
                 EXIT_FAILURE,
                 format!(
@@ -130,9 +131,8 @@ mod tests {
             message: "m".into(),
         });
         assert_eq!(describe(&error, "unix:///s"), (127, "m".to_string()));
-        let error = anyhow::Error::new(Status::unavailable("connection refused"));
-        assert!(describe(&error, "unix:///s")
-            .1
-            .starts_with("Cannot connect to the berth daemon at unix:///s"));
+        // An UNAVAILABLE the daemon sent itself is its own message, not a connection failure.
+        let error = anyhow::Error::new(Status::unavailable("the shim is gone"));
+        assert_eq!(describe(&error, "unix:///s").1, "the shim is gone");
     }
 }

@@ -7,9 +7,10 @@ use crate::session::{self, terminal, SessionEnd, SessionOptions};
 use anyhow::Result;
 use berth_proto::node::v1::{
     attach_container_request, AttachContainerRequest, AttachContainerResponse, AttachStart,
-    ContainerStatus, WaitCondition, WaitContainerRequest,
+    ContainerStatus, KillContainerRequest, WaitCondition, WaitContainerRequest,
 };
-use clap::Args;
+use clap::{ArgAction, Args};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
@@ -21,6 +22,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long)]
     no_stdin: bool,
+    /// Proxy all received signals to the process (without a TTY).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: bool,
     /// The container.
     container: String,
 }
@@ -49,7 +53,7 @@ pub async fn attach(clients: &Clients, args: AttachArgs) -> Result<i32> {
     };
     check_tty(options)?;
     let pending = PendingAttach::begin(clients, &container.id, options, false);
-    let end = pending.session(clients).await?;
+    let end = pending.session(clients, args.sig_proxy).await?;
     finish(clients, &container.id, end).await
 }
 
@@ -117,7 +121,8 @@ impl PendingAttach {
 
     /// Runs the session. A daemon that cannot attach before the start refuses with
     /// FAILED_PRECONDITION; the stream is then opened again now that the container runs.
-    pub async fn session(self, clients: &Clients) -> Result<SessionEnd> {
+    /// With `sig_proxy` and no TTY, the signals berthctl receives go to the container.
+    pub async fn session(self, clients: &Clients, sig_proxy: bool) -> Result<SessionEnd> {
         let (requests, responses) = match self.call.await? {
             Ok(response) => (self.requests, response.into_inner()),
             Err(status) if status.code() == Code::FailedPrecondition => {
@@ -132,7 +137,55 @@ impl PendingAttach {
                 let _ = requests.send(session::StdioRequest::resize(size)).await;
             }
         }
-        session::run(requests, responses, self.options).await
+        let proxy = (sig_proxy && !self.options.tty)
+            .then(|| tokio::spawn(proxy_signals(clients.clone(), self.id.clone())));
+        let end = session::run(requests, responses, self.options).await;
+        if let Some(proxy) = proxy {
+            proxy.abort();
+        }
+        end
+    }
+}
+
+/// The signals `run`, `start -a` and `attach` forward, as Docker's sig-proxy does for the
+/// usual ones (a TTY session sends Ctrl-C as a byte instead).
+const PROXIED_SIGNALS: &[(SignalKind, &str)] = &[
+    (SignalKind::interrupt(), "SIGINT"),
+    (SignalKind::terminate(), "SIGTERM"),
+    (SignalKind::hangup(), "SIGHUP"),
+    (SignalKind::quit(), "SIGQUIT"),
+    (SignalKind::user_defined1(), "SIGUSR1"),
+    (SignalKind::user_defined2(), "SIGUSR2"),
+];
+
+/// Forwards each proxied signal to the container until aborted.
+async fn proxy_signals(clients: Clients, id: String) {
+    let (sender, mut received) = mpsc::channel::<&'static str>(8);
+    for (kind, name) in PROXIED_SIGNALS {
+        let Ok(mut stream) = signal(*kind) else {
+            continue;
+        };
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if sender.send(name).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(sender);
+    while let Some(name) = received.recv().await {
+        let request = KillContainerRequest {
+            id: id.clone(),
+            signal: name.to_string(),
+        };
+        if let Err(status) = clients.containers().kill_container(request).await {
+            eprintln!(
+                "Error: forwarding {name}: {}",
+                crate::error::status_message(&status)
+            );
+        }
     }
 }
 

@@ -201,10 +201,12 @@ impl ContainerFlags {
         }
     }
 
-    /// Builds the request, checking every flag. `lookup` reads the caller's environment.
+    /// Builds the request, checking every flag. `lookup` reads the caller's environment;
+    /// relative `-v` sources (`./data:/data`) are taken from `cwd`.
     pub fn to_request(
         &self,
         lookup: impl Fn(&str) -> Option<String>,
+        cwd: &std::path::Path,
     ) -> Result<CreateContainerRequest, String> {
         self.pull_policy()?;
         self.refuse_unsupported_networking()?;
@@ -269,7 +271,7 @@ impl ContainerFlags {
         }
         let mut mounts = Vec::new();
         for volume in &self.volumes {
-            mounts.push(parse_volume(volume)?);
+            mounts.push(parse_volume(&absolute_source(volume, cwd)?)?);
         }
         for mount in &self.mounts {
             mounts.push(parse_mount(mount)?);
@@ -440,6 +442,26 @@ impl ContainerFlags {
     }
 }
 
+/// `-v ./data:/data` binds `$PWD/data`, as Docker's CLI does for sources starting with `.`.
+fn absolute_source(spec: &str, cwd: &std::path::Path) -> Result<String, String> {
+    if !spec.starts_with('.') {
+        return Ok(spec.to_string());
+    }
+    let (source, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    if source != "." && source != ".." && !source.starts_with("./") && !source.starts_with("../") {
+        return Ok(spec.to_string());
+    }
+    let joined = cwd.join(source);
+    let absolute = joined
+        .to_str()
+        .ok_or_else(|| format!("invalid volume specification: '{spec}'"))?;
+    Ok(if spec.contains(':') {
+        format!("{absolute}:{rest}")
+    } else {
+        absolute.to_string()
+    })
+}
+
 fn parse_labels(labels: &[String]) -> HashMap<String, String> {
     labels
         .iter()
@@ -509,7 +531,10 @@ mod tests {
     }
 
     fn request(args: &[&str]) -> Result<CreateContainerRequest, String> {
-        flags(args).to_request(|name| (name == "HOME").then(|| "/root".into()))
+        flags(args).to_request(
+            |name| (name == "HOME").then(|| "/root".into()),
+            std::path::Path::new("/work"),
+        )
     }
 
     #[test]
@@ -635,6 +660,21 @@ mod tests {
         let f = flags(&["busybox", "ls", "-la", "--rm"]);
         assert_eq!(f.command, ["ls", "-la", "--rm"]);
         assert!(!f.rm);
+    }
+
+    #[test]
+    fn relative_bind_sources_use_the_working_directory() {
+        let host = request(&["-v", "./data:/data:ro", "-v", "../up:/up", "b"])
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert_eq!(host.mounts[0].source, "/work/./data");
+        assert!(host.mounts[0].read_only);
+        assert_eq!(host.mounts[1].source, "/work/../up");
+        assert_eq!(
+            absolute_source(".hidden:/x", std::path::Path::new("/w")).unwrap(),
+            ".hidden:/x"
+        );
     }
 
     #[test]

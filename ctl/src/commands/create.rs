@@ -24,8 +24,10 @@ pub async fn create(clients: &Clients, args: CreateArgs) -> Result<i32> {
 
 /// Checks the flags, creates the container and returns its ID. Warnings go to stderr.
 pub async fn create_container(clients: &Clients, flags: &ContainerFlags) -> Result<String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Failure::new(format!("the working directory: {e}")))?;
     let request = flags
-        .to_request(|name| std::env::var(name).ok())
+        .to_request(|name| std::env::var(name).ok(), &cwd)
         .map_err(Failure::new)?;
     if flags.pull_policy().map_err(Failure::new)? == PullPolicy::Always {
         return Err(Failure::new(format!(

@@ -2,7 +2,7 @@
 
 use super::attach::{check_tty, finish};
 use crate::client::Clients;
-use crate::error::Failure;
+use crate::error::{start_failure, Failure};
 use crate::parse::env::resolve_env;
 use crate::session::{self, terminal, SessionEnd, SessionOptions};
 use anyhow::Result;
@@ -10,6 +10,7 @@ use berth_proto::node::v1::{exec_container_request, ExecContainerRequest, ExecSt
 use clap::Args;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 
 /// `exec [OPTIONS] CONTAINER COMMAND [ARG...]`.
 #[derive(Args)]
@@ -78,12 +79,19 @@ pub async fn exec(clients: &Clients, args: ExecArgs) -> Result<i32> {
     let _ = requests.try_send(ExecContainerRequest {
         request: Some(exec_container_request::Request::Start(start)),
     });
+    // An exec that cannot start fails like `run`: 126/127 when the daemon says so.
     let responses = clients
         .containers()
         .exec_container(ReceiverStream::new(receiver))
-        .await?
+        .await
+        .map_err(|status| start_failure(&status))?
         .into_inner();
-    let end = session::run(requests, responses, options).await?;
+    let end = session::run(requests, responses, options)
+        .await
+        .map_err(|error| match error.downcast::<Status>() {
+            Ok(status) => start_failure(&status).into(),
+            Err(error) => error,
+        })?;
     match end {
         SessionEnd::Closed if args.detach => Ok(0),
         // The exec's own exit code, not the container's: an exec has no WaitContainer.

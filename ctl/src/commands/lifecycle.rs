@@ -64,7 +64,7 @@ pub async fn start(clients: &Clients, args: StartArgs) -> Result<i32> {
         pending.abort();
         return Err(start_failure(&status).into());
     }
-    let end = pending.session(clients).await?;
+    let end = pending.session(clients, true).await?;
     finish(clients, &container.id, end).await
 }
 

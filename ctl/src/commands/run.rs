@@ -8,7 +8,7 @@ use crate::error::start_failure;
 use crate::session::SessionOptions;
 use anyhow::Result;
 use berth_proto::node::v1::{RemoveContainerRequest, StartContainerRequest};
-use clap::Args;
+use clap::{ArgAction, Args};
 
 /// `run [OPTIONS] IMAGE [COMMAND] [ARG...]`.
 #[derive(Args)]
@@ -16,6 +16,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short = 'd', long, help_heading = "Lifecycle")]
     detach: bool,
+    /// Proxy received signals to the process (without a TTY).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Lifecycle")]
+    sig_proxy: bool,
     #[command(flatten)]
     flags: ContainerFlags,
 }
@@ -41,7 +44,7 @@ pub async fn run(clients: &Clients, args: RunArgs) -> Result<i32> {
         pending.abort();
         return Err(error);
     }
-    let end = pending.session(clients).await?;
+    let end = pending.session(clients, args.sig_proxy).await?;
     finish(clients, &id, end).await
 }
 
