@@ -69,46 +69,26 @@ pub fn check_tty(options: SessionOptions) -> Result<()> {
 pub struct PendingAttach {
     id: String,
     options: SessionOptions,
-    logs: bool,
+    replay_on_retry: bool,
     requests: mpsc::Sender<AttachContainerRequest>,
     call: JoinHandle<Result<Response<Streaming<AttachContainerResponse>>, Status>>,
 }
 
 impl PendingAttach {
-    /// Opens the attach stream in the background. `logs` replays the log first (for a fresh
-    /// container it covers output written before the stream was attached).
+    /// Opens the attach stream in the background, before the start: the daemon holds the
+    /// start until the stream is attached, so no output is missed. `fresh` says the container
+    /// never ran, so that a retry after the start may replay its whole log.
     pub fn begin(
         clients: &Clients,
         id: &str,
         options: SessionOptions,
-        logs: bool,
+        fresh: bool,
     ) -> PendingAttach {
-        let (requests, receiver) = mpsc::channel(64);
-        let start = AttachStart {
-            id: id.to_string(),
-            stdin: options.stdin,
-            stdout: true,
-            stderr: true,
-            logs,
-        };
-        // The channel is empty and its receiver alive, so these cannot fail.
-        let _ = requests.try_send(AttachContainerRequest {
-            request: Some(attach_container_request::Request::Start(start)),
-        });
-        if options.tty {
-            if let Some(size) = terminal::size() {
-                let _ = requests.try_send(session::StdioRequest::resize(size));
-            }
-        }
-        let mut client = clients.containers();
-        let call =
-            tokio::spawn(
-                async move { client.attach_container(ReceiverStream::new(receiver)).await },
-            );
+        let (requests, call) = open(clients, id, options, false);
         PendingAttach {
             id: id.to_string(),
             options,
-            logs,
+            replay_on_retry: fresh,
             requests,
             call,
         }
@@ -126,8 +106,8 @@ impl PendingAttach {
         let (requests, responses) = match self.call.await? {
             Ok(response) => (self.requests, response.into_inner()),
             Err(status) if status.code() == Code::FailedPrecondition => {
-                let retry = PendingAttach::begin(clients, &self.id, self.options, self.logs);
-                (retry.requests, retry.call.await??.into_inner())
+                let (requests, call) = open(clients, &self.id, self.options, self.replay_on_retry);
+                (requests, call.await??.into_inner())
             }
             Err(status) => return Err(status.into()),
         };
@@ -145,6 +125,37 @@ impl PendingAttach {
         }
         end
     }
+}
+
+/// A request stream (start and the initial size already queued) and the call's task.
+type OpenAttach = (
+    mpsc::Sender<AttachContainerRequest>,
+    JoinHandle<Result<Response<Streaming<AttachContainerResponse>>, Status>>,
+);
+
+/// Starts an AttachContainer call; `logs` replays the log first.
+fn open(clients: &Clients, id: &str, options: SessionOptions, logs: bool) -> OpenAttach {
+    let (requests, receiver) = mpsc::channel(64);
+    let start = AttachStart {
+        id: id.to_string(),
+        stdin: options.stdin,
+        stdout: true,
+        stderr: true,
+        logs,
+    };
+    // The channel is empty and its receiver alive, so these cannot fail.
+    let _ = requests.try_send(AttachContainerRequest {
+        request: Some(attach_container_request::Request::Start(start)),
+    });
+    if options.tty {
+        if let Some(size) = terminal::size() {
+            let _ = requests.try_send(session::StdioRequest::resize(size));
+        }
+    }
+    let mut client = clients.containers();
+    let call =
+        tokio::spawn(async move { client.attach_container(ReceiverStream::new(receiver)).await });
+    (requests, call)
 }
 
 /// The signals `run`, `start -a` and `attach` forward, as Docker's sig-proxy does for the

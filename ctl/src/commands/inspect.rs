@@ -7,7 +7,7 @@ use crate::output::{self, template::Template};
 use anyhow::Result;
 use berth_proto::node::v1::{GetContainerRequest, GetImageRequest};
 use clap::{Args, ValueEnum};
-use serde_json::Value;
+use serde::Serialize;
 use tonic::Code;
 
 /// The kinds of objects `inspect` looks up.
@@ -17,6 +17,16 @@ pub enum ObjectType {
     Container,
     /// Images.
     Image,
+}
+
+/// An inspected object, printed in Docker's field order.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Inspected {
+    /// A container.
+    Container(Box<container::InspectContainer>),
+    /// An image.
+    Image(Box<image::InspectImage>),
 }
 
 /// `inspect [OPTIONS] NAME|ID [NAME|ID...]`.
@@ -56,7 +66,7 @@ async fn find(
     reference: &str,
     only: Option<ObjectType>,
     size: bool,
-) -> Result<Option<Value>> {
+) -> Result<Option<Inspected>> {
     if only != Some(ObjectType::Image) {
         let request = GetContainerRequest {
             id: reference.to_string(),
@@ -65,7 +75,9 @@ async fn find(
         match clients.containers().get_container(request).await {
             Ok(response) => {
                 if let Some(found) = response.into_inner().container {
-                    return Ok(Some(serde_json::to_value(container::inspect(&found))?));
+                    return Ok(Some(Inspected::Container(Box::new(container::inspect(
+                        &found,
+                    )))));
                 }
             }
             Err(status) if status.code() == Code::NotFound => {}
@@ -79,7 +91,7 @@ async fn find(
 }
 
 /// Looks an image up.
-pub async fn find_image(clients: &Clients, reference: &str) -> Result<Option<Value>> {
+pub async fn find_image(clients: &Clients, reference: &str) -> Result<Option<Inspected>> {
     match clients
         .images()
         .get_image(GetImageRequest {
@@ -90,22 +102,21 @@ pub async fn find_image(clients: &Clients, reference: &str) -> Result<Option<Val
         Ok(response) => Ok(response
             .into_inner()
             .image
-            .map(|found| serde_json::to_value(image::inspect(&found)))
-            .transpose()?),
+            .map(|found| Inspected::Image(Box::new(image::inspect(&found))))),
         Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => Ok(None),
         Err(status) => Err(Failure::new(status_message(&status)).into()),
     }
 }
 
 /// Prints a JSON array (Docker's indentation), or each object through a template.
-pub fn print_objects(values: &[Value], format: Option<&str>) -> Result<()> {
+pub fn print_objects(values: &[Inspected], format: Option<&str>) -> Result<()> {
     match format.map(str::trim).filter(|f| !f.is_empty()) {
         None | Some("json") => output::print(&output::pretty_json(&values)?),
         Some(format) => {
             let template = Template::parse(format)?;
             let mut text = String::new();
             for value in values {
-                text.push_str(&template.render(value)?);
+                text.push_str(&template.render(&serde_json::to_value(value)?)?);
                 text.push('\n');
             }
             output::print(&text)

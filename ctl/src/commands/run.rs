@@ -5,10 +5,13 @@ use super::container_flags::ContainerFlags;
 use super::create::create_container;
 use crate::client::Clients;
 use crate::error::start_failure;
-use crate::session::SessionOptions;
+use crate::session::{SessionEnd, SessionOptions};
 use anyhow::Result;
-use berth_proto::node::v1::{RemoveContainerRequest, StartContainerRequest};
+use berth_proto::node::v1::{
+    RemoveContainerRequest, StartContainerRequest, WaitCondition, WaitContainerRequest,
+};
 use clap::{ArgAction, Args};
+use tonic::Code;
 
 /// `run [OPTIONS] IMAGE [COMMAND] [ARG...]`.
 #[derive(Args)]
@@ -45,7 +48,20 @@ pub async fn run(clients: &Clients, args: RunArgs) -> Result<i32> {
         return Err(error);
     }
     let end = pending.session(clients, args.sig_proxy).await?;
-    finish(clients, &id, end).await
+    let detached = matches!(end, SessionEnd::Detached);
+    let code = finish(clients, &id, end).await?;
+    if flags.rm && !detached {
+        // Like Docker's CLI: when `run --rm` returns, the container is gone.
+        let removed = WaitContainerRequest {
+            id,
+            condition: WaitCondition::Removed as i32,
+        };
+        match clients.containers().wait_container(removed).await {
+            Err(status) if status.code() != Code::NotFound => return Err(status.into()),
+            _ => {}
+        }
+    }
+    Ok(code)
 }
 
 /// Starts the container; a failure carries the daemon's 126/127 and removes an `--rm` container.

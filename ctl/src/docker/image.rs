@@ -7,7 +7,7 @@ use crate::output::humanize::{
 use berth_proto::node::v1::Image;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// `docker images`' default table.
@@ -78,7 +78,7 @@ pub struct InspectImage {
     comment: String,
     created: String,
     author: String,
-    config: Value,
+    config: ImageConfigView,
     architecture: String,
     os: String,
     size: i64,
@@ -88,47 +88,68 @@ pub struct InspectImage {
     metadata: Value,
 }
 
+/// An image's container defaults, as Docker's `Config` shows them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImageConfigView {
+    hostname: &'static str,
+    domainname: &'static str,
+    user: String,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exposed_ports: Option<BTreeMap<String, Value>>,
+    tty: bool,
+    open_stdin: bool,
+    stdin_once: bool,
+    env: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    image: &'static str,
+    volumes: Option<BTreeMap<String, Value>>,
+    working_dir: String,
+    entrypoint: Option<Vec<String>>,
+    on_build: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    stop_signal: String,
+}
+
+/// Docker prints an empty list as `null`.
+fn list(items: &[String]) -> Option<Vec<String>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}
+
+/// Docker's sets (`Volumes`, `ExposedPorts`): keys mapping to `{}`.
+fn set(items: &[String]) -> Option<BTreeMap<String, Value>> {
+    (!items.is_empty()).then(|| items.iter().map(|item| (item.clone(), json!({}))).collect())
+}
+
 /// Builds the inspect view of an image.
 pub fn inspect(image: &Image) -> InspectImage {
     let config = image.config.clone().unwrap_or_default();
     let root_fs = image.root_fs.clone().unwrap_or_default();
-    let list = |items: &[String]| {
-        if items.is_empty() {
-            Value::Null
-        } else {
-            json!(items)
-        }
+    let config_view = ImageConfigView {
+        hostname: "",
+        domainname: "",
+        user: config.user.clone(),
+        attach_stdin: false,
+        attach_stdout: false,
+        attach_stderr: false,
+        exposed_ports: set(&config.exposed_ports),
+        tty: false,
+        open_stdin: false,
+        stdin_once: false,
+        env: list(&config.env),
+        cmd: list(&config.cmd),
+        image: "",
+        volumes: set(&config.volumes),
+        working_dir: config.working_dir.clone(),
+        entrypoint: list(&config.entrypoint),
+        on_build: None,
+        labels: (!config.labels.is_empty()).then(|| config.labels.clone().into_iter().collect()),
+        stop_signal: config.stop_signal.clone(),
     };
-    let set = |items: &[String]| {
-        if items.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(
-                items
-                    .iter()
-                    .map(|item| (item.clone(), json!({})))
-                    .collect::<Map<_, _>>(),
-            )
-        }
-    };
-    let labels: BTreeMap<_, _> = config.labels.clone().into_iter().collect();
-    let mut config_value = json!({
-        "Hostname": "", "Domainname": "", "User": config.user,
-        "AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
-        "Tty": false, "OpenStdin": false, "StdinOnce": false,
-        "Env": list(&config.env), "Cmd": list(&config.cmd), "Image": "",
-        "Volumes": set(&config.volumes), "WorkingDir": config.working_dir,
-        "Entrypoint": list(&config.entrypoint), "OnBuild": null,
-        "Labels": if labels.is_empty() { Value::Null } else { json!(labels) },
-    });
-    if let Some(map) = config_value.as_object_mut() {
-        if !config.exposed_ports.is_empty() {
-            map.insert("ExposedPorts".into(), set(&config.exposed_ports));
-        }
-        if !config.stop_signal.is_empty() {
-            map.insert("StopSignal".into(), json!(config.stop_signal));
-        }
-    }
     InspectImage {
         id: image.id.clone(),
         repo_tags: image
@@ -145,7 +166,7 @@ pub fn inspect(image: &Image) -> InspectImage {
         comment: image.comment.clone(),
         created: rfc3339_nano(image.created.as_ref()),
         author: image.author.clone(),
-        config: config_value,
+        config: config_view,
         architecture: image.architecture.clone(),
         os: image.os.clone(),
         size: image.size,
