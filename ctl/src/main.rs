@@ -11,7 +11,7 @@ mod session;
 
 use clap::Parser;
 use cli::Cli;
-use client::Clients;
+use client::{Clients, TlsFiles};
 use error::{describe, EXIT_FAILURE};
 
 fn main() {
@@ -44,7 +44,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let clients = Clients::connect(&cli.host)?;
+        let tls = TlsFiles {
+            ca: cli.tls_ca.clone(),
+            cert: cli.tls_cert.clone(),
+            key: cli.tls_key.clone(),
+        };
+        let clients = Clients::connect(&cli.host, &tls)?;
         commands::dispatch(cli.command, &clients, &cli.host).await
     })
 }
