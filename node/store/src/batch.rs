@@ -76,7 +76,9 @@ impl<'s> WriteBatch<'s> {
             None => return Err(StoreError::NotFound(id.to_owned())),
         };
         let mut names = self.txn.open_table(NAMES)?;
-        let owned = names.get(name.as_str())?.is_some_and(|owner| owner.value() == id);
+        let owned = names
+            .get(name.as_str())?
+            .is_some_and(|owner| owner.value() == id);
         if owned {
             names.remove(name.as_str())?;
         }

@@ -13,9 +13,7 @@ pub struct EventKey(pub u128);
 impl EventKey {
     /// The smallest key of events at or after `time`.
     pub fn first_at(time: SystemTime) -> Self {
-        let nanos = time
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         Self(nanos << 32)
     }
 

@@ -1,4 +1,5 @@
 //! The store against a real redb file.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,13 +40,17 @@ fn a_name_has_one_owner_checked_in_the_inserting_transaction() {
 
     let mut batch = store.write().unwrap();
     let err = batch.insert_container(&container("b2", "web")).unwrap_err();
-    assert!(matches!(err, StoreError::NameInUse { ref name, ref id } if name == "web" && id == "a1"));
+    assert!(
+        matches!(err, StoreError::NameInUse { ref name, ref id } if name == "web" && id == "a1")
+    );
     drop(batch);
     assert!(store.container("b2").unwrap().is_none());
     assert_eq!(store.containers().unwrap().len(), 1);
 
     let mut batch = store.write().unwrap();
-    let err = batch.insert_container(&container("a1", "other")).unwrap_err();
+    let err = batch
+        .insert_container(&container("a1", "other"))
+        .unwrap_err();
     assert!(matches!(err, StoreError::IdInUse(_)));
 }
 
