@@ -6,9 +6,13 @@
 #   jq                    edits the config.json written by `berth-runtime spec`
 #   procps                `ps`, which runc-style `RUNTIME ps ID` runs
 #   curl ca-certificates  rustup, when cargo is missing
+#   protobuf-compiler     protoc, which generates the gRPC code from proto/ ...
+#   libprotobuf-dev       ... with Google's well-known types (timestamp.proto)
+#   python3-venv          the Python client test's virtualenv (grpcio, grpcio-tools from PyPI)
+#   tar                   the tests build the busybox image tar
 
 BERTH_APT_PACKAGES=(busybox-static gcc make pkg-config libelf-dev zlib1g-dev jq procps
-    curl ca-certificates)
+    curl ca-certificates protobuf-compiler libprotobuf-dev python3-venv tar)
 
 install_deps() {
     local missing=() package
@@ -36,6 +40,16 @@ install_deps() {
             sh -s -- -y --profile minimal --component clippy,rustfmt
         # shellcheck source=/dev/null
         . "$HOME/.cargo/env"
+    fi
+}
+
+# The Python client test's interpreter: tests/python/.venv with grpcio and grpcio-tools.
+install_python_client_deps() {
+    local venv=tests/python/.venv
+    if ! "$venv/bin/python3" -c 'import grpc, grpc_tools' 2>/dev/null; then
+        echo "making $venv (grpcio, grpcio-tools)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q -r tests/python/requirements.txt
     fi
 }
 

@@ -1,34 +1,41 @@
 #!/usr/bin/env bash
-# The main job of this stage: build berth-runtime, make a busybox bundle with
-# `berth-runtime spec`, and run it with `berth-runtime run`. BERTH_RUNTIME=/path/to/runtime
-# skips the build and uses that runc-compatible runtime instead.
+# The main job: install the packages, build a release, start berthd, import a busybox image
+# built from the host's busybox-static, and run `berthctl run --rm busybox echo hello`.
+# berthd keeps running afterwards (its log: /var/log/berthd.log); stop it with
+# `kill $(cat /run/berth/berthd.pid)`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . deploy/deps.sh
 require_root quickstart.sh
 install_deps
 
-runtime=${BERTH_RUNTIME:-}
-if [[ -z $runtime ]]; then
-    cargo build --release -p berth-runtime
-    runtime=$PWD/target/release/berth-runtime
+cargo build --release -p berthd -p berth-shim -p berthctl
+bin=$PWD/target/release
+berthctl=$bin/berthctl
+
+if ! "$berthctl" version >/dev/null 2>&1; then
+    echo "starting berthd (log: /var/log/berthd.log)"
+    mkdir -p /run/berth
+    nohup "$bin/berthd" >>/var/log/berthd.log 2>&1 &
+    echo $! >/run/berth/berthd.pid
+    for _ in $(seq 100); do
+        "$berthctl" version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
 fi
 
-work=$(mktemp -d /tmp/berth-quickstart.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-bundle=$work/bundle
-mkdir -p "$bundle"/rootfs/{bin,etc,proc,sys,dev,tmp}
-cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-    [[ $applet == busybox ]] || ln -s busybox "$bundle/rootfs/bin/$applet"
-done
+if ! "$berthctl" image inspect busybox >/dev/null 2>&1; then
+    work=$(mktemp -d /tmp/berth-quickstart.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    mkdir -p "$work"/rootfs/{bin,etc,proc,sys,dev,tmp}
+    cp /bin/busybox "$work/rootfs/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [[ $applet == busybox ]] || ln -s busybox "$work/rootfs/bin/$applet"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+        >"$work/rootfs/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
+    tar -C "$work/rootfs" --numeric-owner -cf - . | "$berthctl" import - busybox
+fi
 
-(cd "$bundle" && "$runtime" spec)
-jq '.process.terminal = false
-    | .hostname = "berth-quickstart"
-    | .process.args = ["sh", "-c",
-        "echo \"Hello from a Berth container: PID $$ on host $(hostname), rootfs: $(ls / | tr \"\\n\" \" \")\""]' \
-    "$bundle/config.json" >"$work/config.json"
-mv "$work/config.json" "$bundle/config.json"
-
-"$runtime" --root "$work/state" run --bundle "$bundle" "berth-quickstart-$$"
+"$berthctl" run --rm busybox echo hello

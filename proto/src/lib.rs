@@ -14,3 +14,5 @@ pub mod node {
             tonic::include_file_descriptor_set!("berth_descriptor");
     }
 }
+
+pub mod transport;

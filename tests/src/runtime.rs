@@ -19,7 +19,7 @@ impl Runtime {
     pub fn locate() -> Result<Self> {
         let binary = match std::env::var_os(RUNTIME_ENV) {
             Some(path) => PathBuf::from(path),
-            None => workspace_binary()?,
+            None => sibling_binary("berth-runtime")?,
         };
         if !binary.is_file() {
             return Err(FixtureError::RuntimeMissing(binary));
@@ -40,13 +40,13 @@ impl Runtime {
     }
 }
 
-/// `target/<profile>/berth-runtime`, where the test executable is
-/// `target/<profile>/deps/<test>-<hash>`.
-fn workspace_binary() -> Result<PathBuf> {
+/// `target/<profile>/NAME`, where the test executable is `target/<profile>/deps/<test>-<hash>`:
+/// the workspace's binaries (`berth-runtime`, `berthd`, `berthctl`, `berth-shim`).
+pub fn sibling_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(FixtureError::io("finding the test executable"))?;
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or_else(|| FixtureError::RuntimeMissing(exe.clone()))?;
-    Ok(profile_dir.join("berth-runtime"))
+    Ok(profile_dir.join(name))
 }

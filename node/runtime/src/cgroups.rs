@@ -130,7 +130,36 @@ impl ContainerCgroup {
         manager
             .add_task(pid)
             .map_err(|source| self.manager_error("create it and move the process in", source))?;
-        let supported = limits::supported(&requested, self);
+        self.set_limits(&manager, &requested)?;
+
+        match self.hierarchy {
+            Hierarchy::V1(_) => devices::apply_v1(&self.dir("devices")?, &device_rules)?,
+            Hierarchy::V2 { .. } => devices::apply_v2(&self.dir("devices")?, &device_rules)?,
+        }
+        tracing::debug!(id = %self.id, path = %self.path.display(), %pid, "cgroup applied");
+        Ok(())
+    }
+
+    /// Changes the limits of the existing cgroup to those set in `resources`; limits left
+    /// unset stay as they are. The device list cannot change this way.
+    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        limits::check(resources, &self.hierarchy)?;
+        if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(CgroupError::InvalidResource(
+                "the device list of a created container cannot be updated".into(),
+            ));
+        }
+        self.existing_freezer_dir()?;
+        self.set_limits(&self.manager()?, resources)
+    }
+
+    /// Writes every limit of `requested` but the device list.
+    fn set_limits(
+        &self,
+        manager: &AnyCgroupManager,
+        requested: &LinuxResources,
+    ) -> Result<(), CgroupError> {
+        let supported = limits::supported(requested, self);
         let disable_oom_killer = requested
             .memory()
             .as_ref()
@@ -151,17 +180,11 @@ impl ContainerCgroup {
             }
             Err(source) => return Err(self.manager_error("apply the resource limits", source)),
         }
-
-        match self.hierarchy {
-            Hierarchy::V1(_) => devices::apply_v1(&self.dir("devices")?, &device_rules)?,
-            Hierarchy::V2 { .. } => {
-                let dir = self.dir("devices")?;
-                limits::write_unified(&dir, &requested)?;
-                limits::write_io_weight(&dir, &requested, self)?;
-                devices::apply_v2(&dir, &device_rules)?;
-            }
+        if let Hierarchy::V2 { .. } = self.hierarchy {
+            let dir = self.dir("devices")?;
+            limits::write_unified(&dir, requested)?;
+            limits::write_io_weight(&dir, requested, self)?;
         }
-        tracing::debug!(id = %self.id, path = %self.path.display(), %pid, "cgroup applied");
         Ok(())
     }
 

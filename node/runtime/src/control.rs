@@ -3,6 +3,7 @@
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
 use std::fs;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -65,6 +66,13 @@ impl Runtime {
         let container = self.store.load(id)?;
         container.require("resume", Status::can_resume)?;
         Ok(container.cgroup()?.thaw()?)
+    }
+
+    /// Applies new cgroup limits (those set in `resources`) to a live container.
+    pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<()> {
+        let container = self.store.load(id)?;
+        container.require("update", Status::can_kill)?;
+        Ok(container.cgroup()?.update(resources)?)
     }
 
     /// Host pids of the container's processes.

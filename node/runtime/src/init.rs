@@ -72,6 +72,7 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
             "a new mount namespace is required".into(),
         ));
     }
+    crate::loopback::bring_up_if_new(cfg.plan)?;
     // Only this child changes directory; the caller's working directory is left alone.
     nix::unistd::chdir(cfg.bundle)
         .context(|| format!("entering bundle {}", cfg.bundle.display()))?;

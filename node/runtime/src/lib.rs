@@ -36,6 +36,7 @@ mod hooks;
 mod id;
 mod init;
 mod lifecycle;
+mod loopback;
 mod namespaces;
 mod process;
 pub mod procfs;

@@ -117,6 +117,13 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Change the resource limits of a live container.
+    Update {
+        /// A JSON file of OCI `linux.resources`, or `-` for stdin.
+        #[arg(short, long)]
+        resources: PathBuf,
+        id: String,
+    },
     /// Write a default config.json into the bundle directory.
     Spec {
         #[arg(short, long, default_value = ".")]

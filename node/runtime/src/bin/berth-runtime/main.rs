@@ -117,6 +117,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Pause { id } => runtime.pause(&id)?,
         Command::Resume { id } => runtime.resume(&id)?,
         Command::Ps { format, id, .. } => ps(&runtime, &id, format)?,
+        Command::Update { resources, id } => runtime.update(&id, &read_resources(&resources)?)?,
         Command::Spec { bundle } => write_spec(&bundle)?,
         Command::Features => print_json(&features())?,
     }
@@ -131,6 +132,18 @@ fn prepare_root(root: &Path) -> Result<&Path> {
         .create(root)
         .with_context(|| format!("creating {}", root.display()))?;
     Ok(root)
+}
+
+/// Reads `linux.resources` JSON from `path`, or from stdin for `-`.
+fn read_resources(path: &Path) -> Result<oci_spec::runtime::LinuxResources> {
+    let data = if path == Path::new("-") {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut data).context("reading stdin")?;
+        data
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+    };
+    serde_json::from_slice(&data).context("parsing the resources")
 }
 
 fn write_spec(bundle: &Path) -> Result<()> {
