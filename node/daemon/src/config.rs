@@ -14,6 +14,8 @@ use serde::Deserialize;
 pub const DEFAULT_ROOT: &str = "/var/lib/berth";
 /// Default runtime state directory.
 pub const DEFAULT_EXEC_ROOT: &str = "/run/berth";
+/// Default cgroup parent of the containers.
+pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
 /// Default API endpoint.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berthd.sock";
 
@@ -76,6 +78,9 @@ pub struct Args {
     /// The shim executable [default: berth-shim next to berthd].
     #[arg(long, value_name = "PATH")]
     pub shim: Option<PathBuf>,
+    /// The cgroup that holds the containers' cgroups [default: /berth].
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup_parent: Option<String>,
     /// Log filter: a level (`info`) or tracing directives (`berthd=debug,info`) [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
@@ -102,6 +107,7 @@ struct FileConfig {
     host: Option<Vec<String>>,
     runtime: Option<String>,
     shim: Option<PathBuf>,
+    cgroup_parent: Option<String>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     tls_ca: Option<PathBuf>,
@@ -182,6 +188,8 @@ pub struct Config {
     pub runtime: RuntimeSetting,
     /// The shim executable.
     pub shim: PathBuf,
+    /// The cgroup holding the containers' cgroups, `/`-prefixed, without a trailing `/`.
+    pub cgroup_parent: String,
     /// Log filter.
     pub log_level: String,
     /// Log format.
@@ -234,12 +242,19 @@ impl Config {
             Some(path) => path,
             None => default_shim()?,
         };
+        let cgroup_parent = cgroup_parent(
+            args.cgroup_parent
+                .or(file.cgroup_parent)
+                .as_deref()
+                .unwrap_or(DEFAULT_CGROUP_PARENT),
+        )?;
         Ok(Self {
             root,
             exec_root,
             hosts,
             runtime,
             shim,
+            cgroup_parent,
             log_level: args
                 .log_level
                 .or(file.log_level)
@@ -271,6 +286,17 @@ fn absolute(key: &str, value: Option<PathBuf>, default: &str) -> Result<PathBuf,
             path.display()
         )))
     }
+}
+
+/// Normalises a cgroup parent to `/a/b`; refuses `..` and empty components.
+fn cgroup_parent(value: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = value.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() || parts.iter().any(|p| *p == "." || *p == "..") {
+        return Err(ConfigError::Invalid(format!(
+            "invalid --cgroup-parent {value:?}: want a path such as /berth"
+        )));
+    }
+    Ok(format!("/{}", parts.join("/")))
 }
 
 fn tls_files(
@@ -383,6 +409,14 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.hosts, [Endpoint::Unix("/run/b/api.sock".into())]);
         assert_eq!(config.runtime.choice, RuntimeChoice::Builtin);
+    }
+
+    #[test]
+    fn cgroup_parents_are_normalised() {
+        assert_eq!(cgroup_parent("/berth").unwrap(), "/berth");
+        assert_eq!(cgroup_parent("a/b/").unwrap(), "/a/b");
+        assert!(cgroup_parent("/").is_err());
+        assert!(cgroup_parent("/a/../b").is_err());
     }
 
     #[test]

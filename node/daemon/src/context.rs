@@ -26,6 +26,8 @@ pub struct Context {
     pub runtime: RuntimeSetting,
     /// The shim executable.
     pub shim: PathBuf,
+    /// The cgroup holding the containers' cgroups.
+    pub cgroup_parent: String,
 }
 
 /// Runs blocking work (disk, database, mounts) off the async threads.

@@ -75,6 +75,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         images,
         runtime: config.runtime.clone(),
         shim: config.shim.clone(),
+        cgroup_parent: config.cgroup_parent.clone(),
     });
     let containers = ContainerManager::load(Arc::clone(&ctx))?;
     containers.recover().await?;
@@ -96,18 +97,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     Ok(())
 }
 
-/// Resolves on the first SIGTERM or SIGINT.
-pub async fn termination_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (before the socket exists, so no signal is
+/// missed) and returns a future that resolves on the first of them.
+pub fn termination_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop berthd with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }

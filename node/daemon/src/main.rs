@@ -11,9 +11,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(berthd::daemon::run(
-        config,
-        berthd::daemon::termination_signal(),
-    ))?;
-    Ok(())
+    runtime.block_on(async {
+        let shutdown =
+            berthd::daemon::termination_signal().context("installing signal handlers")?;
+        berthd::daemon::run(config, shutdown).await?;
+        Ok(())
+    })
 }

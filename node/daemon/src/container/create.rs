@@ -132,8 +132,9 @@ fn check_request(name: &str, config: &ContainerConfig, host: &HostConfig) -> Dom
     restart::validate(host.restart_policy.as_ref(), host.auto_remove)
 }
 
-/// Runs the spec builder at create time, so bad mounts and limits fail now. The user is
-/// resolved at start, against the mounted rootfs; here the top layer stands in for it.
+/// Runs the spec builder at create time, so bad mounts and limits fail now. The user and the
+/// working directory are resolved (and created) at start, in the mounted rootfs; here the
+/// image's top layer only stands in and must not be written, so both are left out.
 fn probe_spec(
     id: &str,
     config: &ContainerConfig,
@@ -143,6 +144,7 @@ fn probe_spec(
 ) -> DomainResult<()> {
     let mut probe = config.clone();
     probe.user.clear();
+    probe.working_dir.clear();
     let rootfs = layers.first().cloned().unwrap_or_else(|| paths.rootfs());
     let (hosts, hostname, resolv_conf) = (paths.hosts(), paths.hostname(), paths.resolv_conf());
     let inputs = SpecInputs {

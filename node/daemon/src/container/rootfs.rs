@@ -38,7 +38,7 @@ pub fn build_spec(ctx: &Context, c: &Container) -> DomainResult<oci_spec::runtim
     );
     let config = c.config.clone().unwrap_or_default();
     let host = c.host_config.clone().unwrap_or_default();
-    Ok(spec::build_spec(&SpecInputs {
+    let mut spec = spec::build_spec(&SpecInputs {
         id: &c.id,
         config: &config,
         host: &host,
@@ -48,7 +48,11 @@ pub fn build_spec(ctx: &Context, c: &Container) -> DomainResult<oci_spec::runtim
             hostname: &hostname,
             resolv_conf: &resolv,
         },
-    })?)
+    })?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_cgroups_path(Some(format!("{}/{}", ctx.cgroup_parent, c.id).into()));
+    }
+    Ok(spec)
 }
 
 /// Mounts the rootfs, writes `config.json` and returns the shim's config. On failure nothing
