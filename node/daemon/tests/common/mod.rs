@@ -45,6 +45,12 @@ impl TestDaemon {
         self.exec_root().join("berthd.sock")
     }
 
+    /// The cgroup the daemon puts containers under, unique to this test.
+    pub fn cgroup_parent(&self) -> String {
+        let tag = self.dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        format!("/{tag}")
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
     }
@@ -61,6 +67,8 @@ impl TestDaemon {
             .append(true)
             .open(self.dir.path().join("berthd.log"))
             .unwrap();
+        // A crashed daemon leaves its socket; wait for the new one, not the stale one.
+        let _ = std::fs::remove_file(self.socket());
         let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
             .arg("--root")
             .arg(self.root())
@@ -71,7 +79,7 @@ impl TestDaemon {
             .arg("--shim")
             .arg(shim)
             .arg("--cgroup-parent")
-            .arg(format!("/berthd-it-{}", std::process::id()))
+            .arg(self.cgroup_parent())
             .args(["--log-level", "debug"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -111,6 +119,11 @@ impl TestDaemon {
 
     pub fn restart(&mut self) {
         self.kill9();
+        self.spawn();
+    }
+
+    /// Starts the daemon again after [`TestDaemon::kill9`].
+    pub fn restart_after_kill(&mut self) {
         self.spawn();
     }
 
@@ -219,5 +232,11 @@ impl Drop for TestDaemon {
             let _ = self.terminate();
         }
         let _ = berth_tests::mounts::detach_mounts_under(self.dir.path());
+        // The containers' cgroups are gone with them; the parent is the test's to remove.
+        let parent = self.cgroup_parent();
+        let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten();
+        for hierarchy in hierarchies.map(|h| h.path()).chain([PathBuf::from("/sys/fs/cgroup")]) {
+            let _ = std::fs::remove_dir(hierarchy.join(parent.trim_start_matches('/')));
+        }
     }
 }
