@@ -59,7 +59,10 @@ async fn run_to_exit_then_read_logs_and_remove() {
     daemon.import_busybox().await;
     let mut c = daemon.containers().await;
     let id = c
-        .create_container(create_request("hello", &["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        .create_container(create_request(
+            "hello",
+            &["sh", "-c", "echo out; echo err >&2; exit 3"],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -102,7 +105,10 @@ async fn run_to_exit_then_read_logs_and_remove() {
     .await
     .unwrap();
     let err = c
-        .get_container(GetContainerRequest { id: id.clone(), size: false })
+        .get_container(GetContainerRequest {
+            id: id.clone(),
+            size: false,
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -114,7 +120,8 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
     let daemon = TestDaemon::start();
     daemon.import_busybox().await;
     let mut c = daemon.containers().await;
-    let count = |root: std::path::PathBuf| std::fs::read_dir(root.join("containers")).unwrap().count();
+    let count =
+        |root: std::path::PathBuf| std::fs::read_dir(root.join("containers")).unwrap().count();
 
     let unknown = c
         .create_container(CreateContainerRequest {
@@ -128,7 +135,10 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
 
-    let slash = c.create_container(create_request("a/b", &["true"])).await.unwrap_err();
+    let slash = c
+        .create_container(create_request("a/b", &["true"]))
+        .await
+        .unwrap_err();
     assert_eq!(slash.code(), Code::InvalidArgument);
 
     let missing_bind = c
@@ -146,7 +156,11 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         })
         .await
         .unwrap_err();
-    assert_eq!(missing_bind.code(), Code::InvalidArgument, "{missing_bind:?}");
+    assert_eq!(
+        missing_bind.code(),
+        Code::InvalidArgument,
+        "{missing_bind:?}"
+    );
 
     let bad_cpus = c
         .create_container(CreateContainerRequest {
@@ -179,7 +193,10 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         .unwrap()
         .into_inner()
         .id;
-    let dup = c.create_container(create_request("web", &["true"])).await.unwrap_err();
+    let dup = c
+        .create_container(create_request("web", &["true"]))
+        .await
+        .unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists);
     assert!(dup.message().contains(&id), "{}", dup.message());
 
@@ -201,7 +218,11 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         .await
         .unwrap_err();
     assert_eq!(rm.code(), Code::FailedPrecondition);
-    assert!(rm.message().contains("container is running"), "{}", rm.message());
+    assert!(
+        rm.message().contains("container is running"),
+        "{}",
+        rm.message()
+    );
 
     let signal = c
         .kill_container(KillContainerRequest {
@@ -236,7 +257,10 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         .start_container(StartContainerRequest { id: missing })
         .await
         .unwrap_err();
-    let code = start.metadata().get("berth-exit-code").map(|v| v.to_str().unwrap().to_owned());
+    let code = start
+        .metadata()
+        .get("berth-exit-code")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(code.as_deref(), Some("127"), "{start:?}");
 }
 
@@ -254,7 +278,9 @@ async fn daemon_exec(
             ..ExecStart::default()
         })),
     };
-    c.exec_container(tokio_stream::iter([start])).await.map(|_| ())
+    c.exec_container(tokio_stream::iter([start]))
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test]
@@ -276,7 +302,10 @@ async fn running_containers_survive_a_daemon_crash_and_exits_are_settled() {
     daemon.restart_after_kill();
     let mut c = daemon.containers().await;
     assert_eq!(status_of(&mut c, "long").await.0, ContainerStatus::Running);
-    assert_eq!(status_of(&mut c, "short").await, (ContainerStatus::Exited, 7));
+    assert_eq!(
+        status_of(&mut c, "short").await,
+        (ContainerStatus::Exited, 7)
+    );
     c.stop_container(StopContainerRequest {
         id: "long".into(),
         timeout_seconds: Some(1),

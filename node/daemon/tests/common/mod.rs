@@ -47,7 +47,13 @@ impl TestDaemon {
 
     /// The cgroup the daemon puts containers under, unique to this test.
     pub fn cgroup_parent(&self) -> String {
-        let tag = self.dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        let tag = self
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         format!("/{tag}")
     }
 
@@ -234,8 +240,14 @@ impl Drop for TestDaemon {
         let _ = berth_tests::mounts::detach_mounts_under(self.dir.path());
         // The containers' cgroups are gone with them; the parent is the test's to remove.
         let parent = self.cgroup_parent();
-        let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten();
-        for hierarchy in hierarchies.map(|h| h.path()).chain([PathBuf::from("/sys/fs/cgroup")]) {
+        let hierarchies = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten();
+        for hierarchy in hierarchies
+            .map(|h| h.path())
+            .chain([PathBuf::from("/sys/fs/cgroup")])
+        {
             let _ = std::fs::remove_dir(hierarchy.join(parent.trim_start_matches('/')));
         }
     }
