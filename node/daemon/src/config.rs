@@ -420,6 +420,22 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_file_parses_with_every_key_set() {
+        let shipped = include_str!("../../../deploy/berthd.toml");
+        let uncommented: String = shipped
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")))
+            .map(|l| format!("{}\n", l.split("   #").next().unwrap_or(l)))
+            .collect();
+        let file: FileConfig = toml::from_str(&uncommented).unwrap();
+        assert_eq!(file.root, Some(PathBuf::from(DEFAULT_ROOT)));
+        assert_eq!(file.host, Some(vec![DEFAULT_HOST.to_owned()]));
+        assert_eq!(file.cgroup_parent.as_deref(), Some(DEFAULT_CGROUP_PARENT));
+        assert_eq!(file.log_format, Some(LogFormat::Text));
+        assert!(file.tls_key.is_some());
+    }
+
+    #[test]
     fn unknown_file_keys_are_refused() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(file, "rooot = \"/x\"").unwrap();
