@@ -44,11 +44,13 @@ impl ContainerManager {
                 rootfs::build_spec(&ctx, &record)
             })
             .await?;
-            let limits = spec
+            let mut limits = spec
                 .linux()
                 .as_ref()
                 .and_then(|l| l.resources().clone())
                 .unwrap_or_default();
+            // The device rules are fixed at creation; an update carries only the limits.
+            limits.set_devices(None);
             self.shim(&entry.id).update(&limits).await?;
         }
         let new_host = updated.host_config.clone();

@@ -86,7 +86,7 @@ impl TestDaemon {
             .arg(shim)
             .arg("--cgroup-parent")
             .arg(self.cgroup_parent())
-            .args(["--log-level", "debug"])
+            .args(["--log-level", "berthd=debug,info"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
