@@ -193,13 +193,8 @@ impl Packer<'_> {
             };
             let kind = fsops::file_type(st.st_mode);
             let open = || {
-                fsops::open_at(
-                    parent,
-                    &child,
-                    OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
-                    Mode::empty(),
-                )
-                .map_err(|e| ImageError::sys(format!("opening {}", name.display()), e))
+                fsops::open_regular(parent, &child)
+                    .map_err(|e| ImageError::sys(format!("opening {}", name.display()), e))
             };
             let link_target = || {
                 fcntl::readlinkat(Some(parent.as_raw_fd()), child.as_os_str())
@@ -268,6 +263,14 @@ impl Packer<'_> {
                     self.hardlinks.insert(key, name.to_path_buf());
                 }
                 let fd = open()?;
+                // Swapped for a device or fifo since the stat: never read those from the host.
+                if fsops::fstat(fd.as_fd())
+                    .map(|s| fsops::file_type(s.st_mode))
+                    .map_err(fail)?
+                    != SFlag::S_IFREG
+                {
+                    return Err(fail(nix::errno::Errno::EAGAIN));
+                }
                 if let Some(caps) =
                     fsops::get_xattr_fd(fd.as_fd(), CAPABILITY_XATTR).map_err(fail)?
                 {

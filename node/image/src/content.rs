@@ -214,3 +214,97 @@ pub(crate) fn remove_path(path: &Path) -> Result<(), ImageError> {
     };
     result.map_err(|e| ImageError::io(format!("removing {}", path.display()), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY_SHA256: &str =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn store() -> (tempfile::TempDir, ContentStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn files(dir: &Path) -> usize {
+        fs::read_dir(dir).unwrap().count()
+    }
+
+    #[test]
+    fn verified_blobs_are_stored_under_their_digest() {
+        let (dir, store) = store();
+        let blob = store
+            .write(
+                b"",
+                Expected {
+                    digest: Some(EMPTY_SHA256),
+                    size: Some(0),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            blob,
+            Blob {
+                digest: EMPTY_SHA256.into(),
+                size: 0
+            }
+        );
+        assert!(dir
+            .path()
+            .join(EMPTY_SHA256.replace("sha256:", "content/blobs/sha256/"))
+            .is_file());
+        assert_eq!(store.list().unwrap(), vec![blob]);
+        store.delete(EMPTY_SHA256).unwrap();
+        store.delete(EMPTY_SHA256).unwrap();
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn mismatches_keep_nothing() {
+        let (dir, store) = store();
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        let err = store
+            .write(
+                b"data",
+                Expected {
+                    digest: Some(&wrong),
+                    size: None,
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("digest mismatch"), "{err}");
+        let err = store
+            .write(
+                b"data",
+                Expected {
+                    digest: None,
+                    size: Some(3),
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("size mismatch"), "{err}");
+        // An ingest abandoned halfway is removed too.
+        let mut ingest = store.ingest().unwrap();
+        ingest.write_all(b"partial").unwrap();
+        drop(ingest);
+        assert_eq!(files(&dir.path().join("content/blobs/sha256")), 0);
+        assert_eq!(files(&dir.path().join("content/ingest")), 0);
+        assert!(store.path("sha256:short").is_err());
+        assert!(store.path("md5:abc").is_err());
+    }
+
+    #[test]
+    fn open_removes_interrupted_ingests() {
+        let (dir, store) = store();
+        let mut ingest = store.ingest().unwrap();
+        ingest.write_all(b"in flight").unwrap();
+        // A crash: the temporary file stays behind.
+        std::mem::forget(ingest);
+        fs::create_dir(dir.path().join("content/ingest/dir-leftover")).unwrap();
+        assert_eq!(files(&dir.path().join("content/ingest")), 2);
+        ContentStore::open(dir.path()).unwrap();
+        assert_eq!(files(&dir.path().join("content/ingest")), 0);
+    }
+}

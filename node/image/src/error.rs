@@ -54,7 +54,7 @@ impl ImageError {
 }
 
 /// pathrs errors as `io::Error`, keeping the errno when there is one so callers can match it.
-pub(crate) fn pathrs_io(err: pathrs::error::Error) -> std::io::Error {
+fn pathrs_io(err: pathrs::error::Error) -> std::io::Error {
     match err.kind() {
         pathrs::error::ErrorKind::OsError(Some(errno)) => std::io::Error::from_raw_os_error(errno),
         _ => std::io::Error::other(err.to_string()),

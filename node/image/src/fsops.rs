@@ -35,6 +35,22 @@ pub(crate) fn open_at(
     .map(take)
 }
 
+/// Opens `name` in `dir` for reading only if it is a regular file: it is pinned with `O_PATH`
+/// and checked first, so a name swapped for a device or fifo is never opened (opening a
+/// device can act on it).
+pub(crate) fn open_regular(dir: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd, Errno> {
+    let pinned = open_at(dir, name, OFlag::O_PATH, Mode::empty())?;
+    if file_type(fstat(pinned.as_fd())?.st_mode) != SFlag::S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    fcntl::open(
+        &proc_fd(pinned.as_fd()),
+        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map(take)
+}
+
 /// Opens the directory `fd` refers to (possibly an `O_PATH` handle) for reading.
 pub(crate) fn reopen_dir(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     open_at(

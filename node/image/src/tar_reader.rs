@@ -134,7 +134,7 @@ impl<R: Read> TarReader<R> {
             }
             let header = Header::from_byte_slice(&block);
             check_checksum(header)?;
-            let size = field(header.entry_size(), "size")?;
+            let size = numeric(&header.as_old().size, header.entry_size(), "size")?;
             self.remaining = size;
             self.padding = (BLOCK - size % BLOCK) % BLOCK;
             match header.entry_type() {
@@ -190,6 +190,7 @@ impl<R: Read> TarReader<R> {
         }
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         self.data().read_to_end(&mut data).map_err(read_error)?;
+        self.skip_rest()?;
         Ok(data)
     }
 
@@ -288,6 +289,16 @@ fn field<T>(value: io::Result<T>, name: &str) -> Result<T, ImageError> {
     value.map_err(|e| corrupt(&format!("bad {name} field: {e}")))
 }
 
+/// A numeric header field; one left blank (all NULs or spaces, as some writers do) is 0, like
+/// GNU tar and Go read it.
+fn numeric<T: Default>(raw: &[u8], value: io::Result<T>, name: &str) -> Result<T, ImageError> {
+    if raw.iter().all(|b| *b == 0 || *b == b' ') {
+        Ok(T::default())
+    } else {
+        field(value, name)
+    }
+}
+
 /// The header checksum: the sum of its bytes with the checksum field read as spaces (some old
 /// writers summed signed bytes, so both are accepted).
 fn check_checksum(header: &Header) -> Result<(), ImageError> {
@@ -344,10 +355,12 @@ fn build_entry(header: &Header, size: u64, pending: Pending) -> Result<(Entry, u
         .long_link
         .or_else(|| header.link_name_bytes().map(|l| l.into_owned()))
         .unwrap_or_default();
-    let mut uid = field(header.uid(), "uid")?;
-    let mut gid = field(header.gid(), "gid")?;
+    let raw = header.as_old();
+    let mut uid = numeric(&raw.uid, header.uid(), "uid")?;
+    let mut gid = numeric(&raw.gid, header.gid(), "gid")?;
+    let mtime = numeric(&raw.mtime, header.mtime(), "mtime")?;
     let mut mtime = (
-        i64::try_from(field(header.mtime(), "mtime")?).map_err(|_| corrupt("bad mtime field"))?,
+        i64::try_from(mtime).map_err(|_| corrupt("bad mtime field"))?,
         0,
     );
     let mut size = size;
@@ -411,7 +424,7 @@ fn build_entry(header: &Header, size: u64, pending: Pending) -> Result<(Entry, u
         kind,
         uid: id(uid, "uid")?,
         gid: id(gid, "gid")?,
-        mode: field(header.mode(), "mode")? & 0o7777,
+        mode: numeric(&raw.mode, header.mode(), "mode")? & 0o7777,
         mtime,
         size: if kind == Kind::File { size } else { 0 },
         dev_major,
@@ -435,4 +448,179 @@ fn pax_time(value: &[u8]) -> Result<(i64, u32), ImageError> {
     let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
     let nanos: u32 = digits.parse().map_err(|_| bad())?;
     Ok((secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        build(&mut builder);
+        builder.into_inner().unwrap()
+    }
+
+    fn file(builder: &mut tar::Builder<Vec<u8>>, name: &str, body: &[u8]) {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, body).unwrap();
+    }
+
+    /// Every entry with its data.
+    fn read_all(data: &[u8], limits: Limits) -> Result<Vec<(Entry, Vec<u8>)>, ImageError> {
+        let mut reader = TarReader::new(data, limits);
+        let mut out = Vec::new();
+        while let Some(entry) = reader.next_entry()? {
+            let mut body = Vec::new();
+            reader.data().read_to_end(&mut body).map_err(read_error)?;
+            out.push((entry, body));
+        }
+        Ok(out)
+    }
+
+    fn invalid(result: Result<Vec<(Entry, Vec<u8>)>, ImageError>) -> String {
+        match result {
+            Err(ImageError::InvalidArgument(m)) => m,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_names_pax_and_data() {
+        let long = format!("{}/file", "d".repeat(300));
+        let data = archive(|b| {
+            file(b, &long, b"long");
+            b.append_pax_extensions([
+                ("path", &b"pax/name"[..]),
+                ("SCHILY.xattr.user.k", b"v\nwith newline"),
+            ])
+            .unwrap();
+            file(b, "short", b"short body");
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(EntryType::Symlink);
+            header.set_size(0);
+            b.append_link(&mut header, "link", "t".repeat(200)).unwrap();
+        });
+        let entries = read_all(&data, Limits::default()).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].0.name, long.as_bytes());
+        assert_eq!(entries[0].1, b"long");
+        assert_eq!(entries[1].0.name, b"pax/name");
+        assert_eq!(
+            entries[1].0.xattrs,
+            vec![(b"user.k".to_vec(), b"v\nwith newline".to_vec())]
+        );
+        assert_eq!(entries[1].1, b"short body");
+        assert_eq!(entries[2].0.kind, Kind::Symlink);
+        assert_eq!(entries[2].0.link, "t".repeat(200).as_bytes());
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let many = archive(|b| (0..10).for_each(|i| file(b, &format!("f{i}"), b"x")));
+        let limits = Limits {
+            entries: 5,
+            ..Limits::default()
+        };
+        assert!(invalid(read_all(&many, limits)).contains("more than 5 entries"));
+
+        let long = archive(|b| file(b, &"n/".repeat(2000), b""));
+        let limits = Limits {
+            header_bytes: 1000,
+            ..Limits::default()
+        };
+        assert!(invalid(read_all(&long, limits)).contains("extended header"));
+
+        let big = archive(|b| file(b, "big", &vec![7u8; 100_000]));
+        let limits = Limits {
+            total_bytes: 50_000,
+            ..Limits::default()
+        };
+        assert!(invalid(read_all(&big, limits)).contains("limit of 50000 bytes"));
+    }
+
+    #[test]
+    fn malformed_archives_are_invalid() {
+        let good = archive(|b| file(b, "a", &[1u8; 1000]));
+        assert!(invalid(read_all(b"", Limits::default())).contains("empty"));
+        assert!(
+            invalid(read_all(&good[..good.len() - 1024], Limits::default()))
+                .contains("end-of-archive")
+        );
+        assert!(invalid(read_all(&good[..900], Limits::default())).contains("truncated"));
+        assert!(invalid(read_all(&good[..300], Limits::default()))
+            .contains("truncated inside a header"));
+        let mut bad_sum = good.clone();
+        bad_sum[0] = b'b';
+        assert!(invalid(read_all(&bad_sum, Limits::default())).contains("checksum"));
+        let mut sparse = good.clone();
+        sparse[156] = b'S';
+        let header = Header::from_byte_slice(&sparse[..512]).clone();
+        let mut header = header;
+        header.set_cksum();
+        sparse[..512].copy_from_slice(header.as_bytes());
+        assert!(invalid(read_all(&sparse, Limits::default())).contains("unsupported type"));
+        assert_eq!(
+            parse_pax(b"6 a=b\n7 c==d\n").unwrap(),
+            vec![
+                (b"a".to_vec(), b"b".to_vec()),
+                (b"c".to_vec(), b"=d".to_vec())
+            ]
+        );
+        assert!(parse_pax(b"99 a=b\n").is_err());
+        assert!(parse_pax(b"6 ab\nx").is_err());
+        assert!(parse_pax(b"x a=b\n").is_err());
+    }
+
+    #[test]
+    fn pax_times_and_ids() {
+        assert_eq!(pax_time(b"1234.5").unwrap(), (1234, 500_000_000));
+        assert_eq!(pax_time(b"7").unwrap(), (7, 0));
+        assert!(pax_time(b"1.x").is_err());
+        let data = archive(|b| {
+            b.append_pax_extensions([("uid", &b"4294967295"[..])])
+                .unwrap();
+            file(b, "f", b"");
+        });
+        assert!(invalid(read_all(&data, Limits::default())).contains("uid 4294967295 out of range"));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// No byte string panics the reader or makes it loop.
+            #[test]
+            fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = read_all(&data, Limits::default());
+            }
+
+            /// Mutating a valid archive anywhere still never panics.
+            #[test]
+            fn mutated_archives_never_panic(at in 0usize..3072, byte in any::<u8>()) {
+                let mut data = archive(|b| {
+                    file(b, &"x".repeat(150), b"0123456789");
+                    file(b, "second", b"data");
+                });
+                let at = at % data.len();
+                data[at] = byte;
+                let _ = read_all(&data, Limits::default());
+            }
+
+            /// Any cut of a valid archive before its end marker is an error, never a shorter
+            /// archive read as complete.
+            #[test]
+            fn truncation_is_detected(cut in 0usize..2560) {
+                let data = archive(|b| {
+                    file(b, "a", &[1u8; 700]);
+                    file(b, "b", b"bb");
+                });
+                let end_of_entries = data.len() - 1024;
+                let cut = cut % end_of_entries;
+                prop_assert!(read_all(&data[..cut], Limits::default()).is_err());
+            }
+        }
+    }
 }

@@ -330,7 +330,10 @@ impl Unpacker<'_> {
             name,
             AtFlags::empty(),
         )
-        .map_err(|e| ctx.sys(e))
+        .map_err(|e| match e {
+            Errno::EPERM => ctx.invalid("is a hardlink to a directory or another special target"),
+            e => ctx.sys(e),
+        })
     }
 
     /// `.wh.<name>` becomes a 0:0 character device `<name>`; `.wh..wh..opq` marks the

@@ -525,3 +525,31 @@ fn reopen_removes_leftovers_and_keeps_images() {
     assert_eq!(fs::read(layers[0].join("etc/motd")).unwrap(), b"hello");
     assert_eq!(t.store.get("kept").unwrap(), image);
 }
+
+#[test]
+fn concurrent_imports_share_the_store() {
+    if !is_root() {
+        return;
+    }
+    let t = TestStore::new();
+    let work = tempfile::tempdir().unwrap();
+    let tar = tar_of(&busybox_rootfs(work.path()));
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (store, tar) = (&t.store, &tar);
+                s.spawn(move || {
+                    let opts = options(&format!("c{i}"), &format!("import {i}"));
+                    store.import(&mut tar.as_slice(), &opts).unwrap().id
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(t.store.list().unwrap().len(), 4);
+    assert_eq!(t.names("snapshots").len(), 1, "one layer, unpacked once");
+    for id in &ids {
+        t.store.remove(id, false, &|_| false).unwrap();
+    }
+    t.assert_empty();
+}

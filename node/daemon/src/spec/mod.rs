@@ -142,20 +142,12 @@ pub fn build_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
         .set_resources(Some(resources))
         .set_rootfs_propagation(mount_plan.rootfs_propagation)
         .set_sysctl(None);
-    if host.privileged {
-        linux
-            .set_masked_paths(None)
-            .set_readonly_paths(None)
-            .set_devices(Some(devices::host_devices()?));
-    } else {
-        linux
-            .set_masked_paths(Some(strings(&security::MASKED_PATHS)))
-            .set_readonly_paths(Some(strings(&security::READONLY_PATHS)))
-            .set_devices(None);
-    }
-    if !host.privileged && !security.seccomp_unconfined {
-        linux.set_seccomp(Some(docker_default_profile(&caps)));
-    }
+    confine(
+        &mut linux,
+        host.privileged,
+        security.seccomp_unconfined,
+        &caps,
+    )?;
 
     let mut root = Root::default();
     root.set_path("rootfs".into())
@@ -177,6 +169,30 @@ pub fn build_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
         .set_linux(Some(linux))
         .set_hooks(None);
     Ok(spec)
+}
+
+/// Masked and read-only paths, devices and seccomp: Docker's confinement, or none of it for a
+/// privileged container (which sees every host device instead).
+fn confine(
+    linux: &mut Linux,
+    privileged: bool,
+    seccomp_unconfined: bool,
+    caps: &[oci_spec::runtime::Capability],
+) -> Result<(), SpecError> {
+    if privileged {
+        linux
+            .set_masked_paths(None)
+            .set_readonly_paths(None)
+            .set_devices(Some(devices::host_devices()?))
+            .set_seccomp(None);
+        return Ok(());
+    }
+    linux
+        .set_masked_paths(Some(strings(&security::MASKED_PATHS)))
+        .set_readonly_paths(Some(strings(&security::READONLY_PATHS)))
+        .set_devices(None)
+        .set_seccomp((!seccomp_unconfined).then(|| docker_default_profile(caps)));
+    Ok(())
 }
 
 /// Builds the process of an exec from the container's spec and the request: the container's

@@ -206,7 +206,8 @@ fn bind_mount(m: &UserMount, target: String) -> Result<(Mount, Option<&str>), Sp
         match option.as_str() {
             "bind" | "rbind" => recursive = if option == "bind" { "bind" } else { "rbind" },
             "ro" => read_only = true,
-            "rw" if !m.read_only => {}
+            "rw" if m.read_only => return Err(contradiction(&target)),
+            "rw" => {}
             p if PROPAGATIONS.contains(&p) => {
                 if propagation.replace(p).is_some() {
                     return Err(SpecError::Invalid(format!(
@@ -286,7 +287,8 @@ fn tmpfs_mount(m: &UserMount, target: String) -> Result<Mount, SpecError> {
                 set_flag(option, opposite(option));
             }
             None if option == "ro" => read_only = true,
-            None if option == "rw" && !m.read_only => {}
+            None if option == "rw" && m.read_only => return Err(contradiction(&target)),
+            None if option == "rw" => {}
             Some((key, value)) if TMPFS_VALUE_OPTIONS.contains(&key) => {
                 tmpfs_value(&target, key, value)?;
                 if key == "size" && m.tmpfs_size > 0 {
@@ -310,6 +312,12 @@ fn tmpfs_mount(m: &UserMount, target: String) -> Result<Mount, SpecError> {
     }
     let refs: Vec<&str> = options.iter().map(String::as_str).collect();
     Ok(mount(&target, "tmpfs", "tmpfs", &refs))
+}
+
+fn contradiction(target: &str) -> SpecError {
+    SpecError::Invalid(format!(
+        "mount {target}: option rw contradicts the read-only setting"
+    ))
 }
 
 /// `size=64m`, `mode=1700`, `nr_inodes=1k`, `uid=0`, `gid=0`: digits, with a unit suffix for
@@ -564,6 +572,14 @@ mod tests {
                 message
             );
         }
+        let mut ro = tmpfs("/t", 0, 0, &["rw"]);
+        ro.read_only = true;
+        assert_eq!(
+            super::container_mounts(&[ro], &files(), false)
+                .unwrap_err()
+                .to_string(),
+            "mount /t: option rw contradicts the read-only setting"
+        );
         let mut sourced = tmpfs("/t", 0, 0, &[]);
         sourced.source = "/host".into();
         assert!(super::container_mounts(&[sourced], &files(), false).is_err());
