@@ -1,0 +1,147 @@
+//! berthd as a process: its socket, health, reflection and graceful shutdown.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use berth_proto::node::v1::{GetInfoRequest, GetVersionRequest};
+use common::TestDaemon;
+use tonic_health::pb::{
+    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+};
+
+#[tokio::test]
+async fn the_socket_is_private_and_health_reports_serving() {
+    let daemon = TestDaemon::start();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&daemon.socket()), 0o660);
+    assert_eq!(mode(&daemon.exec_root()), 0o700);
+    assert_eq!(mode(&daemon.root()), 0o700);
+
+    let mut health = HealthClient::new(daemon.channel().await);
+    for service in [
+        "",
+        "berth.node.v1.ContainerService",
+        "berth.node.v1.SystemService",
+    ] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
+    }
+}
+
+#[tokio::test]
+async fn reflection_lists_the_services_in_v1_and_v1alpha() {
+    let daemon = TestDaemon::start();
+    let channel = daemon.channel().await;
+
+    use tonic_reflection::pb::v1 as r1;
+    let mut v1 = r1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let request = r1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(r1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut responses = v1
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("unexpected reflection answer");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "berth.node.v1.ContainerService",
+        "berth.node.v1.ImageService",
+        "berth.node.v1.SystemService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+
+    use tonic_reflection::pb::v1alpha as ra;
+    let mut alpha = ra::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = ra::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            ra::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "berth.node.v1.ContainerService".into(),
+            ),
+        ),
+    };
+    let mut responses = alpha
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    assert!(matches!(
+        response.message_response,
+        Some(ra::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f))
+            if !f.file_descriptor_proto.is_empty()
+    ));
+}
+
+#[tokio::test]
+async fn version_and_info_describe_the_daemon_and_host() {
+    let daemon = TestDaemon::start();
+    let mut system = daemon.system().await;
+    let version = system
+        .get_version(GetVersionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(version.api_version, "v1");
+    assert_eq!(version.runtime, "builtin");
+    assert!(!version.kernel_version.is_empty());
+    let info = system
+        .get_info(GetInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.containers, 0);
+    assert_eq!(info.images, 0);
+    assert!(info.ncpu >= 1 && info.mem_total > 0);
+    assert_eq!(info.root_dir, daemon.root().to_string_lossy());
+    assert!(["1", "2"].contains(&info.cgroup_version.as_str()));
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly() {
+    let mut daemon = TestDaemon::start();
+    let status = daemon.terminate().unwrap();
+    assert!(status.success(), "{status}\n{}", daemon.log());
+    assert!(daemon.log().contains("shutting down"));
+}
+
+#[test]
+fn tcp_without_tls_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berthd"))
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--exec-root")
+        .arg(dir.path().join("run"))
+        .args(["-H", "tcp://127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("requires mutual TLS"), "{stderr}");
+    assert!(!dir.path().join("root").exists());
+}
