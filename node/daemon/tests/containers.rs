@@ -315,3 +315,54 @@ async fn running_containers_survive_a_daemon_crash_and_exits_are_settled() {
     .unwrap();
     assert_eq!(status_of(&mut c, "long").await.0, ContainerStatus::Exited);
 }
+
+#[tokio::test]
+async fn logs_follow_until_the_container_stops_and_tail_limits() {
+    let daemon = TestDaemon::start();
+    daemon.import_busybox().await;
+    let mut c = daemon.containers().await;
+    c.create_container(create_request(
+        "ticker",
+        &["sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.3; done"],
+    ))
+    .await
+    .unwrap();
+    c.start_container(StartContainerRequest {
+        id: "ticker".into(),
+    })
+    .await
+    .unwrap();
+    let mut follow = c
+        .stream_container_logs(StreamContainerLogsRequest {
+            id: "ticker".into(),
+            follow: true,
+            ..StreamContainerLogsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = String::new();
+    while let Some(entry) = tokio::time::timeout(Duration::from_secs(20), follow.message())
+        .await
+        .expect("the follow ends when the container stops")
+        .unwrap()
+    {
+        seen.push_str(&String::from_utf8_lossy(&entry.data));
+    }
+    assert_eq!(seen, "1\n2\n3\n4\n");
+
+    let mut tail = c
+        .stream_container_logs(StreamContainerLogsRequest {
+            id: "ticker".into(),
+            tail: Some(2),
+            ..StreamContainerLogsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = String::new();
+    while let Some(entry) = tail.message().await.unwrap() {
+        last.push_str(&String::from_utf8_lossy(&entry.data));
+    }
+    assert_eq!(last, "3\n4\n");
+}

@@ -145,3 +145,77 @@ fn tcp_without_tls_refuses_to_start() {
     assert!(stderr.contains("requires mutual TLS"), "{stderr}");
     assert!(!dir.path().join("root").exists());
 }
+
+/// A CA, a server certificate for localhost and a client certificate, as PEM.
+fn certificates() -> (String, (String, String), (String, String)) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    (ca.pem(), leaf("localhost"), leaf("client"))
+}
+
+#[tokio::test]
+async fn tcp_serves_only_clients_with_a_certificate_from_the_ca() {
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+    let (ca, (server_cert, server_key), (client_cert, client_key)) = certificates();
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, pem: &str| {
+        let path = files.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let daemon = TestDaemon::start_with(&[
+        "-H".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--tls-ca".into(),
+        write("ca.pem", &ca),
+        "--tls-cert".into(),
+        write("server.pem", &server_cert),
+        "--tls-key".into(),
+        write("server-key.pem", &server_key),
+    ]);
+    let endpoint = |tls: ClientTlsConfig| {
+        Endpoint::try_from(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+    };
+    let trusted = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca))
+        .domain_name("localhost");
+    let with_identity = trusted
+        .clone()
+        .identity(Identity::from_pem(&client_cert, &client_key));
+    let mut system = berth_proto::node::v1::system_service_client::SystemServiceClient::new(
+        endpoint(with_identity).connect().await.unwrap(),
+    );
+    let version = system.get_version(GetVersionRequest {}).await.unwrap();
+    assert_eq!(version.into_inner().api_version, "v1");
+    // The unix socket keeps working next to the TCP endpoint.
+    assert!(daemon.socket().exists());
+
+    let anonymous = match endpoint(trusted).connect().await {
+        Err(_) => true,
+        Ok(channel) => HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .is_err(),
+    };
+    assert!(anonymous, "a client without a certificate was served");
+}

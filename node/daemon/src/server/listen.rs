@@ -2,8 +2,8 @@
 
 use std::{fs, future::Future, os::unix::fs::PermissionsExt, path::Path};
 
-use tokio_stream::wrappers::UnixListenerStream;
-use tonic::transport::server::Router;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tonic::transport::{server::Router, Certificate, Identity, ServerTlsConfig};
 
 use crate::{
     config::{Endpoint, TlsFiles},
@@ -39,25 +39,30 @@ pub enum ServeError {
 pub enum Listener {
     /// A unix socket.
     Unix(tokio::net::UnixListener),
+    /// A TCP socket, served with mutual TLS only.
+    Tcp(tokio::net::TcpListener, Box<ServerTlsConfig>),
 }
 
-/// Binds an endpoint.
+/// Binds an endpoint. A TCP endpoint without TLS files is refused.
 pub async fn bind(endpoint: &Endpoint, tls: Option<&TlsFiles>) -> Result<Listener, ServeError> {
+    let bind_error = |source| ServeError::Bind {
+        endpoint: endpoint.to_string(),
+        source,
+    };
     match endpoint {
-        Endpoint::Unix(path) => {
-            bind_unix(path)
-                .map(Listener::Unix)
-                .map_err(|source| ServeError::Bind {
-                    endpoint: endpoint.to_string(),
-                    source,
-                })
+        Endpoint::Unix(path) => bind_unix(path).map(Listener::Unix).map_err(bind_error),
+        Endpoint::Tcp(addr) => {
+            let files = tls.ok_or_else(|| {
+                ServeError::Tls(
+                    "a tcp endpoint requires --tls-ca, --tls-cert and --tls-key".to_owned(),
+                )
+            })?;
+            let config = tls_config(files)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(bind_error)?;
+            Ok(Listener::Tcp(listener, Box::new(config)))
         }
-        Endpoint::Tcp(_) => Err(ServeError::Tls(match tls {
-            None => "a tcp endpoint requires --tls-ca, --tls-cert and --tls-key".to_owned(),
-            Some(_) => {
-                "tcp endpoints with mutual TLS are not available in this build yet".to_owned()
-            }
-        })),
     }
 }
 
@@ -75,7 +80,26 @@ fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
+/// The server identity plus the CA client certificates must chain to (client certificates
+/// are required).
+fn tls_config(files: &TlsFiles) -> Result<ServerTlsConfig, ServeError> {
+    let read = |p: &Path| {
+        fs::read(p).map_err(|e| ServeError::Tls(format!("reading {}: {e}", p.display())))
+    };
+    Ok(ServerTlsConfig::new()
+        .identity(Identity::from_pem(read(&files.cert)?, read(&files.key)?))
+        .client_ca_root(Certificate::from_pem(read(&files.ca)?)))
+}
+
 impl Listener {
+    /// The TLS settings its server needs, if any.
+    pub fn tls(&self) -> Option<ServerTlsConfig> {
+        match self {
+            Self::Unix(_) => None,
+            Self::Tcp(_, tls) => Some(tls.as_ref().clone()),
+        }
+    }
+
     /// Serves `router` until `signal`.
     pub async fn serve(
         self,
@@ -85,6 +109,10 @@ impl Listener {
         match self {
             Self::Unix(listener) => router
                 .serve_with_incoming_shutdown(UnixListenerStream::new(listener), signal)
+                .await
+                .map_err(ServeError::from),
+            Self::Tcp(listener, _) => router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
                 .await
                 .map_err(ServeError::from),
         }

@@ -76,6 +76,7 @@ fn router(
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 ) -> Result<Router, ServeError> {
     static REQUESTS: AtomicU64 = AtomicU64::new(0);
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -88,7 +89,11 @@ fn router(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
-    Ok(tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    Ok(builder
         .trace_fn(|request| {
             let id = REQUESTS.fetch_add(1, Ordering::Relaxed);
             tracing::info_span!(
@@ -121,7 +126,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
-        let router = router(&api, health_service.clone())?;
+        let router = router(&api, health_service.clone(), listener.tls())?;
         let mut stop = stop_rx.clone();
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -20,15 +20,25 @@ use tonic::transport::{Channel, Endpoint, Uri};
 pub struct TestDaemon {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    extra_args: Vec<String>,
 }
 
 impl TestDaemon {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts berthd with extra flags.
+    pub fn start_with(extra_args: &[String]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("berthd-it-")
             .tempdir()
             .unwrap();
-        let mut daemon = Self { dir, child: None };
+        let mut daemon = Self {
+            dir,
+            child: None,
+            extra_args: extra_args.to_vec(),
+        };
         daemon.spawn();
         daemon
     }
@@ -87,6 +97,7 @@ impl TestDaemon {
             .arg("--cgroup-parent")
             .arg(self.cgroup_parent())
             .args(["--log-level", "berthd=debug,info"])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
