@@ -262,6 +262,24 @@ async fn bad_input_gets_precise_codes_and_leaves_no_trace() {
         .get("berth-exit-code")
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(code.as_deref(), Some("127"), "{start:?}");
+
+    let not_executable = c
+        .create_container(create_request("noexec", &["/etc/passwd"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let start = c
+        .start_container(StartContainerRequest { id: not_executable })
+        .await
+        .unwrap_err();
+    let code = start
+        .metadata()
+        .get("berth-exit-code")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(code.as_deref(), Some("126"), "{start:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&daemon.root().to_string_lossy().into_owned()));
 }
 
 async fn daemon_exec(
