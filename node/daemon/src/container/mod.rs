@@ -150,15 +150,15 @@ impl ContainerManager {
         let filter = ContainerFilter::parse(&req.filters, LIST_FILTERS, self)?;
         let mut all = self.all();
         all.sort_by_key(|c| std::cmp::Reverse(sort_key(c)));
-        if req.limit > 0 {
-            all.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
-        }
         let show_all = req.all || req.limit > 0 || filter.has_status();
-        let matching: Vec<Container> = all
+        let mut matching: Vec<Container> = all
             .into_iter()
             .filter(|c| show_all || status::is_active(status::of(c)))
             .filter(|c| filter.matches(c))
             .collect();
+        if req.limit > 0 {
+            matching.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
+        }
         let (mut page, next) =
             pagination::paginate(matching, sort_key, req.page_size, &req.page_token)?;
         if req.size {
@@ -245,4 +245,162 @@ fn container_event(c: &Container, action: &str, extra: &[(&str, String)]) -> Eve
 /// Sets the status of a record.
 fn set_status(c: &mut Container, status: ContainerStatus) {
     c.state.get_or_insert_with(Default::default).status = status.into();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_proto::node::v1::{ContainerState, Filter};
+    use std::path::PathBuf;
+
+    /// A manager over real stores on a temporary root, with stored records (no shims).
+    fn manager(
+        dir: &std::path::Path,
+        records: &[(&str, &str, ContainerStatus, i64)],
+    ) -> Arc<ContainerManager> {
+        let store = Arc::new(berth_store::Store::open(&dir.join("meta.redb"), 100).unwrap());
+        let images = Arc::new(berth_image::ImageStore::open(dir, store.database()).unwrap());
+        let mut batch = store.write().unwrap();
+        for (id, name, status, created) in records {
+            batch
+                .insert_container(&Container {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    created: Some(prost_types::Timestamp {
+                        seconds: *created,
+                        nanos: 0,
+                    }),
+                    state: Some(ContainerState {
+                        status: (*status).into(),
+                        ..ContainerState::default()
+                    }),
+                    ..Container::default()
+                })
+                .unwrap();
+        }
+        batch.commit().unwrap();
+        let ctx = Arc::new(Context {
+            paths: crate::paths::Paths {
+                root: dir.to_owned(),
+                exec_root: dir.join("run"),
+            },
+            events: crate::events::EventBus::new(Arc::clone(&store)),
+            store,
+            images,
+            runtime: crate::config::RuntimeSetting {
+                choice: berth_shim::RuntimeChoice::Builtin,
+                name: "builtin".into(),
+            },
+            shim: PathBuf::from("/nonexistent/berth-shim"),
+            cgroup_parent: "/berth".into(),
+        });
+        ContainerManager::load(ctx).unwrap()
+    }
+
+    fn ids(list: &[Container]) -> Vec<&str> {
+        list.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn list_is_newest_first_filtered_limited_and_paginated() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manager(
+            dir.path(),
+            &[
+                ("aaa", "one", ContainerStatus::Running, 10),
+                ("bbb", "two", ContainerStatus::Exited, 20),
+                ("ccc", "three", ContainerStatus::Running, 30),
+                ("ddd", "four", ContainerStatus::Created, 40),
+            ],
+        );
+        let list = |req: ListContainersRequest| {
+            let m = Arc::clone(&m);
+            async move { m.list(&req).await.unwrap() }
+        };
+        let (running, _) = list(ListContainersRequest::default()).await;
+        assert_eq!(ids(&running), ["ccc", "aaa"]);
+        let (all, _) = list(ListContainersRequest {
+            all: true,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids(&all), ["ddd", "ccc", "bbb", "aaa"]);
+        let (limited, _) = list(ListContainersRequest {
+            limit: 1,
+            filters: vec![Filter {
+                key: "status".into(),
+                value: "running".into(),
+            }],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids(&limited), ["ccc"]);
+        let (page, token) = list(ListContainersRequest {
+            all: true,
+            page_size: 3,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids(&page), ["ddd", "ccc", "bbb"]);
+        let (rest, end) = list(ListContainersRequest {
+            all: true,
+            page_size: 3,
+            page_token: token,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((ids(&rest), end.as_str()), (vec!["aaa"], ""));
+        let (since, _) = list(ListContainersRequest {
+            all: true,
+            filters: vec![Filter {
+                key: "since".into(),
+                value: "two".into(),
+            }],
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(ids(&since), ["ddd", "ccc"]);
+    }
+
+    #[tokio::test]
+    async fn lookups_resolve_names_and_prefixes_and_state_guards_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manager(
+            dir.path(),
+            &[
+                ("abc1", "web", ContainerStatus::Running, 1),
+                ("abd2", "db", ContainerStatus::Exited, 2),
+            ],
+        );
+        assert_eq!(m.lookup("web").unwrap().id, "abc1");
+        assert_eq!(m.lookup("abd").unwrap().id, "abd2");
+        assert!(matches!(
+            m.lookup("ab"),
+            Err(DomainError::InvalidArgument(_))
+        ));
+        let err = m.remove("web", false).await.unwrap_err();
+        assert!(matches!(err, DomainError::FailedPrecondition(_)));
+        assert_eq!(
+            err.to_string(),
+            "cannot remove container \"/web\": container is running: stop the container before removing or force remove"
+        );
+        let err = m.start("web").await.unwrap_err();
+        assert_eq!(err.to_string(), "container abc1 is already running");
+        assert!(matches!(
+            m.kill("db", "KILL").await,
+            Err(DomainError::FailedPrecondition(_))
+        ));
+        assert!(matches!(
+            m.kill("web", "NOPE").await,
+            Err(DomainError::InvalidArgument(_))
+        ));
+        m.rename("db", "store").await.unwrap();
+        assert_eq!(m.lookup("store").unwrap().id, "abd2");
+        assert!(matches!(
+            m.rename("store", "web").await,
+            Err(DomainError::AlreadyExists(_))
+        ));
+        m.remove("store", false).await.unwrap();
+        assert!(matches!(m.lookup("store"), Err(DomainError::NotFound(_))));
+    }
 }
