@@ -253,3 +253,53 @@ async fn exec_top_stats_copy_export_and_events() {
         );
     }
 }
+
+#[tokio::test]
+async fn attaching_to_an_exited_container_replays_its_log_or_is_refused() {
+    let daemon = TestDaemon::start();
+    daemon.import_busybox().await;
+    let mut c = daemon.containers().await;
+    c.create_container(create("quick", &["sh", "-c", "echo done; exit 6"], false))
+        .await
+        .unwrap();
+    c.start_container(StartContainerRequest { id: "quick".into() })
+        .await
+        .unwrap();
+    c.wait_container(berth_proto::node::v1::WaitContainerRequest {
+        id: "quick".into(),
+        condition: 0,
+    })
+    .await
+    .unwrap();
+    let attach = |logs: bool| AttachContainerRequest {
+        request: Some(attach_container_request::Request::Start(AttachStart {
+            id: "quick".into(),
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            logs,
+        })),
+    };
+    let refused = c
+        .attach_container(tokio_stream::iter([attach(false)]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+
+    let mut replay = c
+        .attach_container(tokio_stream::iter([attach(true)]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut text = String::new();
+    let mut exit = None;
+    while let Some(message) = replay.message().await.unwrap() {
+        match message.response.unwrap() {
+            attach_container_response::Response::Output(f) => {
+                text.push_str(&String::from_utf8_lossy(&f.data));
+            }
+            attach_container_response::Response::Exit(s) => exit = Some(s.exit_code),
+        }
+    }
+    assert_eq!((text.as_str(), exit), ("done\n", Some(6)));
+}

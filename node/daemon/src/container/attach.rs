@@ -1,16 +1,20 @@
-//! AttachContainer: the main process's stdio. Attaching to a created (or restarting)
-//! container waits for its next start; the start waits for such attachers to connect before
-//! it lets the process run, so `run` without `-d` sees all output from the first byte.
+//! AttachContainer: the main process's stdio.
+//!
+//! Attaching to a created (or restarting) container waits for its next start, and the start
+//! waits for such attachers to connect before it lets the process run, so `run` without `-d`
+//! sees all output from the first byte. A stopped container cannot be attached to, except with
+//! `logs`, which replays its log and ends with its exit status: a client whose attach arrived
+//! only after a quick container already exited still gets everything.
 
 use std::{sync::Arc, time::Duration};
 
 use berth_proto::node::v1::{AttachStart, ContainerStatus};
 use berth_shim::{
     logs::{self, LogEntry, ReadOptions},
-    AttachOptions, IoEvent, IoReceiver, IoSender,
+    AttachOptions, IoEvent, IoReceiver, IoSender, ShimError,
 };
 
-use super::{container_event, entry::Entry, lifecycle, ContainerManager};
+use super::{container_event, entry::Entry, lifecycle, status, ContainerManager};
 use crate::{
     context::blocking,
     error::{DomainError, DomainResult},
@@ -23,15 +27,15 @@ const EXIT_PATIENCE: Duration = Duration::from_secs(30);
 pub struct AttachSession {
     /// Log entries to send first (`logs` was asked).
     pub replay: Vec<LogEntry>,
-    /// The process's stdin and terminal.
-    pub input: IoSender,
+    /// The process's stdin and terminal; `None` for a stopped container's log replay.
+    pub input: Option<IoSender>,
     /// What the process writes, then its exit status.
     pub output: AttachOutput,
 }
 
 /// The output half of an attach session.
 pub struct AttachOutput {
-    output: IoReceiver,
+    output: Option<IoReceiver>,
     entry: Arc<Entry>,
     done: bool,
 }
@@ -42,7 +46,11 @@ impl AttachOutput {
         if self.done {
             return Ok(None);
         }
-        match self.output.next().await? {
+        let event = match &mut self.output {
+            Some(output) => output.next().await?,
+            None => None,
+        };
+        match event {
             Some(IoEvent::Exit(code)) => {
                 self.done = true;
                 Ok(Some(IoEvent::Exit(code)))
@@ -76,9 +84,9 @@ impl ContainerManager {
             stderr: start.stderr,
         };
         let client = self.shim(&entry.id);
-        let (input, output) = match entry.status() {
-            ContainerStatus::Running | ContainerStatus::Paused => client.attach(options).await?,
-            ContainerStatus::Created | ContainerStatus::Exited | ContainerStatus::Restarting => {
+        let connected = match entry.status() {
+            ContainerStatus::Running | ContainerStatus::Paused => client.attach(options).await,
+            ContainerStatus::Created | ContainerStatus::Restarting => {
                 let guard = entry.register_attach();
                 if !guard.launched().await {
                     return Err(DomainError::NotFound(format!(
@@ -86,22 +94,40 @@ impl ContainerManager {
                         start.id
                     )));
                 }
-                let session = client.attach(options).await?;
-                drop(guard);
-                session
+                client.attach(options).await
+            }
+            ContainerStatus::Exited | ContainerStatus::Dead => {
+                Err(ShimError::NotRunning(entry.id.clone()))
             }
             other => {
                 return Err(DomainError::FailedPrecondition(format!(
                     "cannot attach to container {}: it is {}",
                     entry.id,
-                    super::status::name(other)
+                    status::name(other)
                 )))
             }
+        };
+        let (input, output) = match connected {
+            Ok((input, output)) => (Some(input), Some(output)),
+            // The run ended before the attach: only its log is left.
+            Err(ShimError::NotRunning(_)) if start.logs && !status::is_active(entry.status()) => {
+                (None, None)
+            }
+            Err(ShimError::NotRunning(_)) if !status::is_active(entry.status()) => {
+                return Err(DomainError::FailedPrecondition(
+                    "You cannot attach to a stopped container, start it first".to_owned(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
         };
         let replay = if start.logs {
             let path = self.ctx.paths.container(&entry.id).log();
             blocking("reading the log", move || {
-                Ok(logs::read(&path, &ReadOptions::default())?)
+                if path.exists() {
+                    Ok(logs::read(&path, &ReadOptions::default())?)
+                } else {
+                    Ok(Vec::new())
+                }
             })
             .await?
             .into_iter()

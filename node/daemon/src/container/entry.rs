@@ -18,8 +18,8 @@ pub struct Progress {
     pub version: u64,
     /// How many runs have ended.
     pub exits: u64,
-    /// How many shims have been launched.
-    pub launches: u64,
+    /// A shim of the current run is up (launched, not yet exited).
+    pub shim_up: bool,
     /// Attachers waiting for the next launch.
     pub pending_attaches: u64,
     /// The container is gone.
@@ -82,6 +82,7 @@ impl Entry {
             p.version += 1;
             if exited {
                 p.exits += 1;
+                p.shim_up = false;
             }
         });
     }
@@ -101,19 +102,15 @@ impl Entry {
 
     /// Announces a launched shim to attachers.
     pub fn launched(&self) {
-        self.progress.send_modify(|p| p.launches += 1);
+        self.progress.send_modify(|p| p.shim_up = true);
     }
 
-    /// Registers an attacher that waits for the next launch; dropping the guard unregisters.
+    /// Registers an attacher that waits for the shim of the next (or a starting) run; a start
+    /// waits for registered attachers. Dropping the guard unregisters.
     pub fn register_attach(self: &Arc<Self>) -> AttachGuard {
-        let mut launches = 0;
-        self.progress.send_modify(|p| {
-            p.pending_attaches += 1;
-            launches = p.launches;
-        });
+        self.progress.send_modify(|p| p.pending_attaches += 1);
         AttachGuard {
             entry: Arc::clone(self),
-            launches,
         }
     }
 
@@ -134,16 +131,14 @@ impl Entry {
 /// An attacher waiting for the next shim launch.
 pub struct AttachGuard {
     entry: Arc<Entry>,
-    launches: u64,
 }
 
 impl AttachGuard {
-    /// Waits for a launch after the registration; false if the container was removed first.
+    /// Waits until a shim is up; false if the container was removed first.
     pub async fn launched(&self) -> bool {
-        let start = self.launches;
         let mut rx = self.entry.watch();
         let launched = rx
-            .wait_for(|p| p.launches > start || p.removed)
+            .wait_for(|p| p.shim_up || p.removed)
             .await
             .is_ok_and(|p| !p.removed);
         launched

@@ -55,6 +55,7 @@ impl ContainerManager {
         let client = self.shim(&entry.id);
         if client.pids().await.is_ok() {
             tracing::info!(container = %entry.id, "reconnected to the running container's shim");
+            entry.launched();
             tokio::spawn(Arc::clone(self).monitor(Arc::clone(entry), client));
             return;
         }

@@ -260,12 +260,14 @@ impl ContainerService for ContainerApi {
         record_container(&start.id);
         let session = self.containers.attach(&start).await?;
         let (tx, rx) = mpsc::channel(IO_BUFFER);
-        tokio::spawn(pump_input(inbound, session.input, |m| match m.request {
-            Some(attach_container_request::Request::Stdin(data)) => Input::Stdin(data),
-            Some(attach_container_request::Request::CloseStdin(true)) => Input::Close,
-            Some(attach_container_request::Request::Resize(size)) => Input::Resize(size),
-            _ => Input::Ignore,
-        }));
+        if let Some(input) = session.input {
+            tokio::spawn(pump_input(inbound, input, |m| match m.request {
+                Some(attach_container_request::Request::Stdin(data)) => Input::Stdin(data),
+                Some(attach_container_request::Request::CloseStdin(true)) => Input::Close,
+                Some(attach_container_request::Request::Resize(size)) => Input::Resize(size),
+                _ => Input::Ignore,
+            }));
+        }
         let replay = session.replay;
         let mut output = session.output;
         tokio::spawn(async move {
