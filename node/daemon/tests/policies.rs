@@ -247,3 +247,74 @@ async fn auto_remove_pause_rename_and_update() {
             .unwrap();
     assert_eq!(limit, Some(64 << 20));
 }
+
+#[tokio::test]
+async fn prune_removes_stopped_matching_containers_and_disk_usage_counts_them() {
+    use berth_proto::node::v1::{Filter, GetDiskUsageRequest, PruneContainersRequest};
+    let daemon = TestDaemon::start();
+    daemon.import_busybox().await;
+    let mut c = daemon.containers().await;
+    let labelled = |name: &str, cmd: &[&str], label: &str| {
+        let mut req = create(name, cmd, HostConfig::default());
+        req.config
+            .as_mut()
+            .unwrap()
+            .labels
+            .insert("tier".into(), label.into());
+        req
+    };
+    for (name, cmd, label) in [
+        (
+            "old",
+            &["sh", "-c", "head -c 100000 /dev/zero > /blob"][..],
+            "batch",
+        ),
+        ("keep", &["true"][..], "web"),
+        ("live", &["sleep", "1000"][..], "batch"),
+    ] {
+        c.create_container(labelled(name, cmd, label))
+            .await
+            .unwrap();
+        c.start_container(StartContainerRequest { id: name.into() })
+            .await
+            .unwrap();
+    }
+    for name in ["old", "keep"] {
+        c.wait_container(WaitContainerRequest {
+            id: name.into(),
+            condition: WaitCondition::NotRunning.into(),
+        })
+        .await
+        .unwrap();
+    }
+    let usage = daemon
+        .system()
+        .await
+        .get_disk_usage(GetDiskUsageRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let old = usage.containers.iter().find(|u| u.name == "old").unwrap();
+    assert!(old.size_rw >= 100_000, "{old:?}");
+    assert_eq!(usage.images.len(), 1);
+    assert_eq!(usage.images[0].containers, 3);
+
+    let pruned = c
+        .prune_containers(PruneContainersRequest {
+            filters: vec![Filter {
+                key: "label".into(),
+                value: "tier=batch".into(),
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pruned.deleted.len(), 1);
+    assert!(pruned.space_reclaimed >= 100_000);
+    assert_eq!(get(&mut c, "old").await.unwrap_err().code(), Code::NotFound);
+    get(&mut c, "keep").await.unwrap();
+    assert_eq!(
+        status(&get(&mut c, "live").await.unwrap()),
+        ContainerStatus::Running
+    );
+}
