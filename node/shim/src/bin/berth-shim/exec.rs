@@ -90,8 +90,10 @@ impl Shim {
                     input.push(payload);
                 }
             }
-            FrameKind::CloseStdin if session.input.as_ref().is_some_and(|i| !i.is_terminal) => {
-                session.input = None;
+            FrameKind::CloseStdin => {
+                if session.input.as_mut().is_some_and(Input::close) {
+                    session.input = None;
+                }
             }
             FrameKind::Resize => {
                 let size = serde_json::from_slice::<WinSize>(payload);
@@ -108,7 +110,11 @@ impl Shim {
 
     pub fn flush_exec_input(&mut self, exec: u64) {
         if let Some(session) = self.execs.iter_mut().find(|s| s.id == exec) {
-            if session.input.as_mut().is_some_and(|i| i.flush().is_err()) {
+            if session
+                .input
+                .as_mut()
+                .is_some_and(|i| i.flush().is_err() || i.finished())
+            {
                 session.input = None;
             }
         }
