@@ -37,6 +37,7 @@ mod id;
 mod init;
 mod lifecycle;
 mod namespaces;
+pub mod pid1;
 mod process;
 pub mod procfs;
 pub mod rootfs;
