@@ -90,10 +90,9 @@ impl Shim {
                     input.push(payload);
                 }
             }
-            FrameKind::CloseStdin => {
-                if session.input.as_mut().is_some_and(Input::close) {
-                    session.input = None;
-                }
+            // `close` closes at once, or once the pending input is written.
+            FrameKind::CloseStdin if session.input.as_mut().is_some_and(Input::close) => {
+                session.input = None;
             }
             FrameKind::Resize => {
                 let size = serde_json::from_slice::<WinSize>(payload);

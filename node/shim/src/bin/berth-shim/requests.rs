@@ -46,10 +46,11 @@ impl Shim {
                             input.push(&frame.payload);
                         }
                     }
-                    FrameKind::CloseStdin if stdin_allowed => {
-                        if self.input.as_mut().is_some_and(Input::close) {
-                            self.input = None;
-                        }
+                    // `close` closes at once, or once the pending input is written.
+                    FrameKind::CloseStdin
+                        if stdin_allowed && self.input.as_mut().is_some_and(Input::close) =>
+                    {
+                        self.input = None;
                     }
                     FrameKind::Resize => {
                         if let Ok(size) = serde_json::from_slice::<WinSize>(&frame.payload) {
