@@ -14,6 +14,7 @@ use crate::console;
 use crate::error::{Context, Result, RuntimeError};
 use crate::hooks::run_hooks;
 use crate::namespaces::NamespacePlan;
+use crate::pid1;
 use crate::process::{
     apply_capabilities, apply_rlimits, enter_cwd, exec, find_executable, limit_bounding_set,
     mark_fds_cloexec, set_io_priority, set_oom_score_adj, set_personality, switch_user,
@@ -114,6 +115,10 @@ fn run(sock: &SyncSocket, cfg: InitConfig<'_>) -> Result<std::convert::Infallibl
         hooks.and_then(|h| h.start_container().as_ref()),
         state.as_bytes(),
     )?;
+    if pid1::wanted(spec) {
+        let late_filter = cfg.seccomp.as_ref().filter(|_| no_new_privs(process));
+        pid1::fork_program(late_filter)?;
+    }
     finish_and_exec(process, &program, cfg.seccomp.as_ref())
 }
 

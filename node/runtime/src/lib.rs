@@ -38,6 +38,7 @@ mod init;
 mod lifecycle;
 mod loopback;
 mod namespaces;
+pub mod pid1;
 mod process;
 pub mod procfs;
 pub mod rootfs;

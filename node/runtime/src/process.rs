@@ -227,13 +227,16 @@ pub fn find_executable(program: &str, env: &[String]) -> Result<PathBuf> {
     let runnable = |p: &Path| p.is_file() && access(p, AccessFlags::X_OK).is_ok();
     if program.contains('/') {
         let path = PathBuf::from(program);
-        return if runnable(&path) {
-            Ok(path)
-        } else {
-            Err(RuntimeError::InvalidConfig(format!(
-                "executable {program:?} not found or not executable"
-            )))
+        // The reasons a shell reports (and maps to 127 or 126), so callers can tell them apart.
+        let reason = match path.metadata() {
+            Err(_) => "no such file or directory",
+            Ok(meta) if meta.is_dir() => "is a directory",
+            Ok(_) if !runnable(&path) => "permission denied",
+            Ok(_) => return Ok(path),
         };
+        return Err(RuntimeError::InvalidConfig(format!(
+            "exec {program:?}: {reason}"
+        )));
     }
     let search = env
         .iter()

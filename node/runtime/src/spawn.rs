@@ -3,12 +3,15 @@
 //! and exits. The runtime places the intermediate in the cgroup before any namespace is
 //! created, so the cgroup namespace is rooted at the container's cgroup.
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::{fork, pipe2, read, ForkResult, Pid};
 use oci_spec::runtime::LinuxIdMapping;
 use std::convert::Infallible;
 use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::error::{Context, Result, RuntimeError};
 use crate::namespaces::NamespacePlan;
@@ -103,7 +106,7 @@ fn intermediate(
     sock: SyncSocket,
     child: impl FnOnce(SyncSocket) -> Infallible,
 ) -> ! {
-    let result = (|| -> Result<ForkResult> {
+    let result = (|| -> Result<(ForkResult, (OwnedFd, OwnedFd))> {
         plan.join_user()?;
         plan.unshare_user()?;
         if plan.creates_user() {
@@ -114,12 +117,22 @@ fn intermediate(
             other => return Err(unexpected(&other)),
         }
         plan.enter_rest()?;
+        // The child shares our end of the socket: it must not speak before ChildPid is sent,
+        // so it waits for this pipe to close, which happens when we exit.
+        let gate = pipe2(OFlag::O_CLOEXEC).context(|| "creating a pipe".into())?;
         // SAFETY: this process is a single-threaded fork of the single-threaded runtime.
-        unsafe { fork() }.context(|| "forking container process".into())
+        let forked = unsafe { fork() }.context(|| "forking container process".into())?;
+        Ok((forked, gate))
     })();
     match result {
-        Ok(ForkResult::Child) => match child(sock) {},
-        Ok(ForkResult::Parent { child }) => {
+        Ok((ForkResult::Child, (gate, opener))) => {
+            drop(opener);
+            let mut byte = [0u8; 1];
+            while let Err(Errno::EINTR) = read(gate.as_raw_fd(), &mut byte) {}
+            drop(gate);
+            match child(sock) {}
+        }
+        Ok((ForkResult::Parent { child }, _gate)) => {
             let code = i32::from(sock.send(&Message::ChildPid(child.as_raw())).is_err());
             // SAFETY: _exit skips atexit handlers and buffered I/O meant for the runtime.
             unsafe { libc::_exit(code) }

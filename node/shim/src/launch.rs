@@ -30,13 +30,25 @@ pub enum Readiness {
 }
 
 /// Starts a detached shim for `config` and returns once it has created (not started) the
-/// container, or with the runtime's error after cleaning up.
+/// container, or with the runtime's error after cleaning up. The config goes to
+/// `<bundle>/shim.json`, the shim's own diagnostics to `<bundle>/shim.log`; an exit record
+/// left by an earlier run is removed first.
 pub async fn launch(shim_binary: &Path, config: &ShimConfig) -> Result<Launched, ShimError> {
     let config_path = config.bundle.join(CONFIG_FILE);
     let json = serde_json::to_vec_pretty(config)
         .map_err(|err| ShimError::Failed(format!("serialising the shim config: {err}")))?;
     let (path, log_path) = (config_path.clone(), config.bundle.join(SHIM_LOG_FILE));
+    let exit_file = config.exit_file.clone();
     let shim_log = tokio::task::spawn_blocking(move || -> Result<_, ShimError> {
+        // A record from an earlier run must not pass for this one's.
+        match std::fs::remove_file(&exit_file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ShimError::io(format!("removing {}", exit_file.display()))(
+                    err,
+                ))
+            }
+            _ => {}
+        }
         write_durably(&path, &json)
             .map_err(ShimError::io(format!("writing {}", path.display())))?;
         OpenOptions::new()

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AttachOptions, CgroupStats, ExecSpec, ExitRecord, ShimError, ShimInfo, WinSize};
 
 /// The largest payload either side accepts; stdio chunks are far smaller.
-pub const MAX_PAYLOAD: usize = 1 << 20;
+pub const MAX_PAYLOAD: usize = 256 * 1024;
 
 /// Length and kind.
 pub const HEADER_LEN: usize = 5;

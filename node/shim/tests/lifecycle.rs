@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth_shim::logs::{self, ReadOptions};
 use berth_shim::{ExitRecord, ShimError, ShimStatus};
-use common::Container;
+use common::{wait_for_log, Container};
 
 #[tokio::test]
 async fn exit_code_and_output_reach_the_record_and_the_log() {
@@ -145,14 +145,4 @@ async fn pause_resume_pids_and_stats() {
     ));
     client.signal(9, true).await.unwrap();
     assert_eq!(waiter.await.unwrap().exit_code, 137);
-}
-
-pub async fn wait_for_log(c: &Container, needle: &str) {
-    for _ in 0..250 {
-        if c.log_text().0.contains(needle) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{needle:?} never reached the log");
 }

@@ -178,6 +178,51 @@ fn apply_moves_the_process_and_writes_the_limits() {
 }
 
 #[test]
+fn update_changes_only_the_limits_it_sets() {
+    let _serial = serial();
+    let mut guard = Guard::new(ContainerCgroup::new(Some(&unique_path()), "c1").unwrap());
+    let pid = guard.sleeper();
+    let cgroup = &guard.cgroup;
+    cgroup.apply(pid, Some(&typical_resources())).unwrap();
+
+    let bigger = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(512i64 << 20)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    cgroup.update(&bigger).unwrap();
+    let (memory, pids) = if host_is_v2() {
+        ("memory.max", "pids.max")
+    } else {
+        ("memory.limit_in_bytes", "pids.max")
+    };
+    assert_eq!(control_file(cgroup, "memory", memory), "536870912");
+    assert_eq!(
+        control_file(cgroup, "pids", pids),
+        "64",
+        "an unset limit changed"
+    );
+    assert_eq!(cgroup.pids().unwrap(), vec![pid]);
+
+    let devices = LinuxResourcesBuilder::default()
+        .devices(vec![LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .access("rwm")
+            .build()
+            .unwrap()])
+        .build()
+        .unwrap();
+    assert!(matches!(
+        cgroup.update(&devices),
+        Err(CgroupError::InvalidResource(_))
+    ));
+}
+
+#[test]
 fn freeze_stops_the_processes_and_thaw_restarts_them() {
     let _serial = serial();
     let mut guard = Guard::new(ContainerCgroup::new(Some(&unique_path()), "c2").unwrap());

@@ -20,6 +20,7 @@ pub enum IoEvent {
 }
 
 /// The sending half of an attach or exec session.
+#[derive(Debug)]
 pub struct IoSender {
     stream: OwnedWriteHalf,
     name: String,
@@ -61,6 +62,7 @@ impl IoSender {
 }
 
 /// The receiving half of an attach or exec session.
+#[derive(Debug)]
 pub struct IoReceiver {
     stream: OwnedReadHalf,
     name: String,

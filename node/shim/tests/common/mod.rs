@@ -133,6 +133,57 @@ impl Container {
     }
 }
 
+impl Drop for Container {
+    /// A test that failed half-way leaves its container running: kill it through the shim
+    /// (synchronously, as Drop cannot await), so the shim cleans up and exits.
+    fn drop(&mut self) {
+        use berth_shim::protocol::{encode_json, FrameKind, Request};
+        if std::thread::panicking() {
+            let log = fs::read_to_string(self.config.bundle.join(berth_shim::SHIM_LOG_FILE));
+            eprintln!(
+                "shim.log of {}:\n{}",
+                self.config.id,
+                log.unwrap_or_default()
+            );
+        }
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&self.config.socket) else {
+            return;
+        };
+        let mut frame = Vec::new();
+        encode_json(
+            FrameKind::Request,
+            &Request::Signal {
+                signal: 9,
+                all: true,
+            },
+            &mut frame,
+        );
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        if stream.write_all(&frame).is_ok() {
+            let _ = stream.read(&mut [0u8; 256]);
+        }
+        // Wait for the shim to finish, so the temporary directory outlives it.
+        for _ in 0..250 {
+            if !self.config.socket.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Waits until the log's stdout contains `needle`.
+pub async fn wait_for_log(c: &Container, needle: &str) {
+    for _ in 0..250 {
+        if c.log_text().0.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{needle:?} never reached the log");
+}
+
 /// Collects a session's output until its exit event: (stdout, stderr, exit code).
 pub async fn collect(receiver: &mut IoReceiver) -> (String, String, Option<i32>) {
     let mut out = (String::new(), String::new(), None);

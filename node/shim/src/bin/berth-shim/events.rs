@@ -152,7 +152,7 @@ impl Shim {
             }
             Token::MainInput => {
                 if let Some(main_input) = &mut self.input {
-                    if main_input.flush().is_err() {
+                    if main_input.flush().is_err() || main_input.finished() {
                         self.input = None;
                     }
                 }

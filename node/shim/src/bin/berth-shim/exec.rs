@@ -90,7 +90,8 @@ impl Shim {
                     input.push(payload);
                 }
             }
-            FrameKind::CloseStdin if session.input.as_ref().is_some_and(|i| !i.is_terminal) => {
+            // `close` closes at once, or once the pending input is written.
+            FrameKind::CloseStdin if session.input.as_mut().is_some_and(Input::close) => {
                 session.input = None;
             }
             FrameKind::Resize => {
@@ -108,7 +109,11 @@ impl Shim {
 
     pub fn flush_exec_input(&mut self, exec: u64) {
         if let Some(session) = self.execs.iter_mut().find(|s| s.id == exec) {
-            if session.input.as_mut().is_some_and(|i| i.flush().is_err()) {
+            if session
+                .input
+                .as_mut()
+                .is_some_and(|i| i.flush().is_err() || i.finished())
+            {
                 session.input = None;
             }
         }

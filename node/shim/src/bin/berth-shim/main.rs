@@ -63,12 +63,12 @@ fn prepare(config_path: &Path) -> Result<ShimConfig> {
         fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let config: ShimConfig = serde_json::from_slice(&data)
         .with_context(|| format!("parsing {}", config_path.display()))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.runtime_root)
+        .with_context(|| format!("creating {}", config.runtime_root.display()))?;
     if config.runtime == RuntimeChoice::Builtin {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.runtime_root)
-            .with_context(|| format!("creating {}", config.runtime_root.display()))?;
         // The container's init is forked from us: it must never see a writable /proc/self/exe
         // pointing at the host binary (SECURITY.md 16, CVE-2019-5736).
         berth_runtime::seal::ensure_sealed(&config.runtime_root)?;

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 
 use crate::conn::Role;
 use crate::shim::Shim;
+use crate::stdio::Input;
 use crate::terminal;
 
 fn failed(err: anyhow::Error) -> ReplyError {
@@ -45,9 +46,9 @@ impl Shim {
                             input.push(&frame.payload);
                         }
                     }
-                    // A terminal stays open: closing it would end the session, not the input.
+                    // `close` closes at once, or once the pending input is written.
                     FrameKind::CloseStdin
-                        if stdin_allowed && self.input.as_ref().is_some_and(|i| !i.is_terminal) =>
+                        if stdin_allowed && self.input.as_mut().is_some_and(Input::close) =>
                     {
                         self.input = None;
                     }

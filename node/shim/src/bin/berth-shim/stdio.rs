@@ -24,6 +24,8 @@ pub struct Input {
     pending: Vec<u8>,
     /// A terminal master: "closing stdin" must not close the terminal.
     pub is_terminal: bool,
+    /// The client closed stdin: close it once everything pending is written.
+    closing: bool,
 }
 
 impl Input {
@@ -40,7 +42,24 @@ impl Input {
     }
 
     pub fn push(&mut self, data: &[u8]) {
-        self.pending.extend_from_slice(data);
+        if !self.closing {
+            self.pending.extend_from_slice(data);
+        }
+    }
+
+    /// Asks to close the input (not a terminal's) once what is pending is written; true when
+    /// it can be closed right away.
+    pub fn close(&mut self) -> bool {
+        if self.is_terminal {
+            return false;
+        }
+        self.closing = true;
+        self.pending.is_empty()
+    }
+
+    /// Whether it was closed and has nothing left to write.
+    pub fn finished(&self) -> bool {
+        self.closing && self.pending.is_empty()
     }
 
     /// Writes what the process will take now; an error means it will never read again.
@@ -115,6 +134,7 @@ pub fn pipes(stdin: bool) -> Result<Stdio> {
             fd: write_end,
             pending: Vec::new(),
             is_terminal: false,
+            closing: false,
         };
         (read_end, Some(input))
     } else {
@@ -162,6 +182,7 @@ pub fn terminal(master: OwnedFd) -> Result<(Input, Output)> {
             fd: writer,
             pending: Vec::new(),
             is_terminal: true,
+            closing: false,
         },
         Output {
             fd: master,
