@@ -78,15 +78,11 @@ impl ContainerManager {
         };
         if let Err(e) = berth_shim::launch(&self.ctx.shim, &shim_config).await {
             let target = self.ctx.paths.container(&entry.id).rootfs();
-            let program = entry.snapshot().path;
-            let error = blocking("unmounting the rootfs", move || {
-                let error = not_executable_is_126(e.into(), &target, &program);
-                berth_image::overlay::unmount(&target)?;
-                Ok(error)
+            let _ = blocking("unmounting the rootfs", move || {
+                Ok(berth_image::overlay::unmount(&target)?)
             })
-            .await
-            .unwrap_or_else(|e| e);
-            return Err(self.record_start_failure(entry, error).await);
+            .await;
+            return Err(self.record_start_failure(entry, e.into()).await);
         }
         entry.launched();
         entry.attachers_connected(ATTACH_GRACE).await;
@@ -312,29 +308,6 @@ impl ContainerManager {
         })
         .await?;
         Ok(())
-    }
-}
-
-/// A command given by path that exists in the rootfs but cannot be executed is 126, not 127
-/// (the runtime's message does not tell the two apart).
-fn not_executable_is_126(
-    error: DomainError,
-    rootfs: &std::path::Path,
-    program: &str,
-) -> DomainError {
-    match error {
-        DomainError::CannotRun {
-            message,
-            exit_code: 127,
-        } if program.contains('/')
-            && berth_image::archive::stat_in_root(rootfs, program).is_ok() =>
-        {
-            DomainError::CannotRun {
-                message,
-                exit_code: 126,
-            }
-        }
-        other => other,
     }
 }
 
