@@ -131,7 +131,16 @@ fn read_capture(path: &Path) -> Result<String> {
 
 /// Starts `command` with stdin from /dev/null and stdout/stderr captured in fresh files under
 /// `capture_dir`.
-pub fn spawn_captured(mut command: Command, capture_dir: &Path) -> Result<Spawned> {
+pub fn spawn_captured(command: Command, capture_dir: &Path) -> Result<Spawned> {
+    spawn_captured_with_stdin(command, Stdio::null(), capture_dir)
+}
+
+/// Like [`spawn_captured`], with the given stdin.
+pub fn spawn_captured_with_stdin(
+    mut command: Command,
+    stdin: Stdio,
+    capture_dir: &Path,
+) -> Result<Spawned> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     let stdout = capture_dir.join(format!("cmd-{n}.out"));
@@ -140,7 +149,7 @@ pub fn spawn_captured(mut command: Command, capture_dir: &Path) -> Result<Spawne
     let err_file = File::create(&stderr).map_err(FixtureError::io("creating capture file"))?;
     let description = describe(&command);
     let child = command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(out_file)
         .stderr(err_file)
         .spawn()

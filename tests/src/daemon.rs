@@ -12,7 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::command::{run_captured, CmdOutput, DEFAULT_TIMEOUT};
+use crate::command::{run_captured, spawn_captured_with_stdin, CmdOutput, DEFAULT_TIMEOUT};
 use crate::error::{FixtureError, Result};
 use crate::ids::run_prefix;
 use crate::mounts::detach_mounts_under;
@@ -104,7 +104,9 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("berthd.log"))
             .map_err(FixtureError::io("opening berthd.log"))?;
-        let log_err = log.try_clone().map_err(FixtureError::io("cloning berthd.log"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(FixtureError::io("cloning berthd.log"))?;
         let child = Command::new(sibling_binary("berthd")?)
             .arg("--root")
             .arg(self.root())
@@ -126,7 +128,9 @@ impl Daemon {
         let socket = self.socket();
         wait_until(SETTLE_TIMEOUT, "berthd to listen", || {
             let listening = fs::metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
-                && self.try_ctl(&["version"]).is_ok_and(|out| out.status.success());
+                && self
+                    .try_ctl(&["version"])
+                    .is_ok_and(|out| out.status.success());
             Ok(listening.then_some(()))
         })
         .map_err(|err| FixtureError::Unexpected(format!("{err}\n{}", self.log())))
@@ -188,8 +192,8 @@ impl Daemon {
             .ctl_command(args)
             .unwrap_or_else(|err| panic!("berthctl {args:?}: {err}"));
         let file = fs::File::open(&input_path).unwrap_or_else(|err| panic!("stdin: {err}"));
-        command.stdin(file);
-        run_captured(command, &self.dir.path().join("out"), DEFAULT_TIMEOUT)
+        spawn_captured_with_stdin(command, file.into(), &self.dir.path().join("out"))
+            .and_then(|spawned| spawned.finish(DEFAULT_TIMEOUT))
             .unwrap_or_else(|err| panic!("berthctl {args:?}: {err}"))
     }
 
@@ -290,7 +294,9 @@ pub fn busybox_tar(dir: &Path) -> Result<PathBuf> {
         .status()
         .map_err(FixtureError::io("running tar"))?;
     if !status.success() {
-        return Err(FixtureError::Unexpected(format!("tar exited with {status}")));
+        return Err(FixtureError::Unexpected(format!(
+            "tar exited with {status}"
+        )));
     }
     fs::remove_dir_all(&rootfs).map_err(FixtureError::io("removing the busybox rootfs"))?;
     Ok(tar)
@@ -300,4 +306,13 @@ pub fn busybox_tar(dir: &Path) -> Result<PathBuf> {
 pub fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
     wait_until(SETTLE_TIMEOUT, what, || Ok(probe().then_some(())))
         .unwrap_or_else(|err| panic!("{err}"));
+}
+
+/// The Unix time `seconds` from now, as `events --until` takes it.
+pub fn unix_time_in(seconds: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    (now + seconds).to_string()
 }

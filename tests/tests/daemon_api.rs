@@ -46,11 +46,16 @@ fn health_and_reflection_v1_and_v1alpha() {
         let ch = channel(&d).await;
         let mut health = tonic_health::pb::health_client::HealthClient::new(ch.clone());
         let reply = health
-            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(reply.status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
+        assert_eq!(
+            reply.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
         let reply = health
             .check(tonic_health::pb::HealthCheckRequest {
                 service: "berth.node.v1.ContainerService".into(),
@@ -58,11 +63,15 @@ fn health_and_reflection_v1_and_v1alpha() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(reply.status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
+        assert_eq!(
+            reply.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
 
         use tonic_reflection::pb::v1::{
-            server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-            server_reflection_response::MessageResponse, ServerReflectionRequest,
+            server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            ServerReflectionRequest,
         };
         let mut reflection = ServerReflectionClient::new(ch.clone());
         let request = ServerReflectionRequest {
@@ -121,13 +130,18 @@ fn status_codes_are_precise() {
         let mut containers = ContainerServiceClient::new(ch.clone());
         let mut images = ImageServiceClient::new(ch);
         let missing = containers
-            .get_container(GetContainerRequest { id: "nope".into(), size: false })
+            .get_container(GetContainerRequest {
+                id: "nope".into(),
+                size: false,
+            })
             .await
             .unwrap_err();
         assert_eq!(missing.code(), Code::NotFound);
         assert!(missing.message().contains("nope"), "{missing:?}");
         let missing_image = images
-            .get_image(GetImageRequest { reference: "ghost:1".into() })
+            .get_image(GetImageRequest {
+                reference: "ghost:1".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(missing_image.code(), Code::NotFound);
@@ -159,17 +173,28 @@ fn status_codes_are_precise() {
             .unwrap_err();
         assert_eq!(again.code(), Code::FailedPrecondition);
         let busy = containers
-            .remove_container(RemoveContainerRequest { id: id.clone(), force: false, remove_volumes: false })
+            .remove_container(RemoveContainerRequest {
+                id: id.clone(),
+                force: false,
+                remove_volumes: false,
+            })
             .await
             .unwrap_err();
         assert_eq!(busy.code(), Code::FailedPrecondition);
         let bad_signal = containers
-            .kill_container(KillContainerRequest { id: id.clone(), signal: "SIGNOPE".into() })
+            .kill_container(KillContainerRequest {
+                id: id.clone(),
+                signal: "SIGNOPE".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(bad_signal.code(), Code::InvalidArgument);
         containers
-            .remove_container(RemoveContainerRequest { id, force: true, remove_volumes: false })
+            .remove_container(RemoveContainerRequest {
+                id,
+                force: true,
+                remove_volumes: false,
+            })
             .await
             .unwrap();
     });
@@ -206,7 +231,11 @@ fn list_is_paginated() {
             }
             token = page.next_page_token;
         }
-        assert_eq!(seen, ["page4", "page3", "page2", "page1", "page0"], "newest first");
+        assert_eq!(
+            seen,
+            ["page4", "page3", "page2", "page1", "page0"],
+            "newest first"
+        );
     });
 }
 
@@ -216,7 +245,10 @@ fn attach_and_logs_streams_and_wait() {
     runtime().block_on(async {
         let mut containers = ContainerServiceClient::new(channel(&d).await);
         let id = containers
-            .create_container(create_request("streams", &["sh", "-c", "echo out; echo err >&2; exit 6"]))
+            .create_container(create_request(
+                "streams",
+                &["sh", "-c", "echo out; echo err >&2; exit 6"],
+            ))
             .await
             .unwrap()
             .into_inner()
@@ -243,7 +275,9 @@ fn attach_and_logs_streams_and_wait() {
         while let Some(msg) = attach.next().await {
             use berth_proto::node::v1::{attach_container_response::Response, Stream};
             match msg.unwrap().response {
-                Some(Response::Output(frame)) if frame.stream() == Stream::Stdout => stdout.extend(frame.data),
+                Some(Response::Output(frame)) if frame.stream() == Stream::Stdout => {
+                    stdout.extend(frame.data)
+                }
                 Some(Response::Output(frame)) => stderr.extend(frame.data),
                 Some(Response::Exit(exit)) => code = Some(exit.exit_code),
                 None => {}
@@ -253,13 +287,19 @@ fn attach_and_logs_streams_and_wait() {
         assert_eq!(stderr, b"err\n");
         assert_eq!(code, Some(6));
         let waited = containers
-            .wait_container(WaitContainerRequest { id: id.clone(), condition: 0 })
+            .wait_container(WaitContainerRequest {
+                id: id.clone(),
+                condition: 0,
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(waited.exit_code, 6);
         let mut logs = containers
-            .stream_container_logs(StreamContainerLogsRequest { id, ..Default::default() })
+            .stream_container_logs(StreamContainerLogsRequest {
+                id,
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -276,7 +316,16 @@ fn attach_and_logs_streams_and_wait() {
 #[test]
 fn clients_that_vanish_mid_stream_cost_nothing() {
     let d = Daemon::with_busybox().unwrap();
-    d.ok(&["run", "-d", "--name", "chatty", BUSYBOX, "sh", "-c", "while true; do echo spam; done"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        BUSYBOX,
+        "sh",
+        "-c",
+        "while true; do echo spam; done",
+    ]);
     let rss_before = rss_kib(d.pid().unwrap());
     runtime().block_on(async {
         for _ in 0..20 {
@@ -304,7 +353,10 @@ fn clients_that_vanish_mid_stream_cost_nothing() {
     let rss_after = rss_kib(d.pid().unwrap());
     // The daemon still answers, and did not keep the abandoned streams' buffers.
     d.ok(&["ps"]);
-    assert!(rss_after < rss_before + 32 * 1024, "RSS grew from {rss_before} to {rss_after} KiB");
+    assert!(
+        rss_after < rss_before + 32 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
     d.ok(&["rm", "-f", "chatty"]);
 }
 

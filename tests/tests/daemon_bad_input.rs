@@ -31,8 +31,16 @@ fn assert_no_trace(d: &Daemon, containers_before: usize) {
 #[test]
 fn unknown_image() {
     let d = Daemon::with_busybox().unwrap();
-    fails_with(&d, &["run", "--pull", "never", "no-such-image", "true"], "no such image");
-    fails_with(&d, &["create", "--pull", "never", "no-such-image:v9"], "no such image");
+    fails_with(
+        &d,
+        &["run", "--pull", "never", "no-such-image", "true"],
+        "no such image",
+    );
+    fails_with(
+        &d,
+        &["create", "--pull", "never", "no-such-image:v9"],
+        "no such image",
+    );
     assert_no_trace(&d, 0);
 }
 
@@ -40,8 +48,16 @@ fn unknown_image() {
 fn duplicate_name_and_name_with_slash() {
     let d = Daemon::with_busybox().unwrap();
     d.ok(&["create", "--name", "dup", BUSYBOX, "true"]);
-    fails_with(&d, &["create", "--name", "dup", BUSYBOX, "true"], "already in use");
-    fails_with(&d, &["create", "--name", "a/b", BUSYBOX, "true"], "invalid container name");
+    fails_with(
+        &d,
+        &["create", "--name", "dup", BUSYBOX, "true"],
+        "already in use",
+    );
+    fails_with(
+        &d,
+        &["create", "--name", "a/b", BUSYBOX, "true"],
+        "invalid container name",
+    );
     fails_with(&d, &["rename", "dup", "x/y"], "invalid container name");
     assert_no_trace(&d, 1);
 }
@@ -52,7 +68,10 @@ fn rm_running_without_force_and_start_running() {
     d.ok(&["run", "-d", "--name", "busy", BUSYBOX, "sleep", "1000"]);
     fails_with(&d, &["rm", "busy"], "running");
     fails_with(&d, &["start", "busy"], "already running");
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "busy"]), "running");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "busy"]),
+        "running"
+    );
     d.ok(&["rm", "-f", "busy"]);
     assert_no_trace(&d, 0);
 }
@@ -67,7 +86,13 @@ fn missing_bind_source() {
     );
     fails_with(
         &d,
-        &["create", "--mount", "type=bind,source=/no/such,target=/x", BUSYBOX, "true"],
+        &[
+            "create",
+            "--mount",
+            "type=bind,source=/no/such,target=/x",
+            BUSYBOX,
+            "true",
+        ],
         "does not exist",
     );
     assert_no_trace(&d, 0);
@@ -87,7 +112,10 @@ fn unknown_signal() {
     let d = Daemon::with_busybox().unwrap();
     d.ok(&["run", "-d", "--name", "sig", BUSYBOX, "sleep", "1000"]);
     fails_with(&d, &["kill", "-s", "SIGNOPE", "sig"], "signal");
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "sig"]), "running");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "sig"]),
+        "running"
+    );
 }
 
 #[test]
@@ -145,9 +173,10 @@ fn unknown_container_everywhere() {
         vec!["stop", "ghost"],
         vec!["rm", "ghost"],
         vec!["logs", "ghost"],
-        vec!["inspect", "ghost"],
         vec!["exec", "ghost", "true"],
     ] {
         fails_with(&d, &args, "no such container");
     }
+    // `inspect` looks for any kind of object, as Docker's does.
+    fails_with(&d, &["inspect", "ghost"], "no such object");
 }

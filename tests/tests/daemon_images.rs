@@ -21,9 +21,16 @@ fn import_inspect_tag_and_remove() {
     d.ok(&["tag", BUSYBOX, "mybox:v2"]);
     let listed = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
     let short = &id["sha256:".len().."sha256:".len() + 12];
-    assert!(listed.contains(&format!("busybox:latest {short}")), "{listed}");
+    assert!(
+        listed.contains(&format!("busybox:latest {short}")),
+        "{listed}"
+    );
     assert!(listed.contains(&format!("mybox:v2 {short}")), "{listed}");
-    assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1, "one image, two tags");
+    assert_eq!(
+        d.ok(&["images", "-q"]).lines().count(),
+        1,
+        "one image, two tags"
+    );
     let table = d.ok(&["images"]);
     assert!(table.starts_with("REPOSITORY"), "{table}");
 
@@ -37,7 +44,9 @@ fn import_inspect_tag_and_remove() {
     let deleted = d.ok(&["rmi", BUSYBOX]);
     assert!(deleted.contains("Deleted: sha256:"), "{deleted}");
     assert_eq!(d.ok(&["images", "-q"]), "");
-    let snapshots = std::fs::read_dir(d.root().join("snapshots")).unwrap().count();
+    let snapshots = std::fs::read_dir(d.root().join("snapshots"))
+        .unwrap()
+        .count();
     assert_eq!(snapshots, 0, "the layer went with the image");
 }
 
@@ -46,15 +55,30 @@ fn import_from_stdin_with_changes_and_the_same_layer_twice() {
     let d = Daemon::start().unwrap();
     let tar = std::fs::read(busybox_tar(&d.scratch()).unwrap()).unwrap();
     let out = d.ctl_stdin(
-        &["import", "-c", "CMD [\"echo\", \"from cmd\"]", "-c", "ENV GREETING=hi", "-m", "imported", "-", "conf:v1"],
+        &[
+            "import",
+            "-c",
+            "CMD [\"echo\", \"from cmd\"]",
+            "-c",
+            "ENV GREETING=hi",
+            "-m",
+            "imported",
+            "-",
+            "conf:v1",
+        ],
         &tar,
     );
     out.assert_success();
     assert!(out.stdout.trim().starts_with("sha256:"), "{out:?}");
     assert_eq!(d.ok(&["run", "--rm", "conf:v1"]), "from cmd");
-    assert_eq!(d.ok(&["run", "--rm", "conf:v1", "sh", "-c", "echo $GREETING"]), "hi");
+    assert_eq!(
+        d.ok(&["run", "--rm", "conf:v1", "sh", "-c", "echo $GREETING"]),
+        "hi"
+    );
     // A second import of the same rootfs shares the unpacked layer.
     d.import_busybox("plain:v1");
-    let snapshots = std::fs::read_dir(d.root().join("snapshots")).unwrap().count();
+    let snapshots = std::fs::read_dir(d.root().join("snapshots"))
+        .unwrap()
+        .count();
     assert_eq!(snapshots, 1, "one shared snapshot");
 }

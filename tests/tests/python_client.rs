@@ -9,9 +9,11 @@ use berth_tests::Daemon;
 
 /// The interpreter with grpcio: `BERTH_TEST_PYTHON`, or the venv `deploy/deps.sh` makes.
 fn python() -> PathBuf {
-    std::env::var_os("BERTH_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/.venv/bin/python3")
-    })
+    std::env::var_os("BERTH_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/.venv/bin/python3")
+        })
 }
 
 #[test]
@@ -37,5 +39,9 @@ fn python_client_runs_a_container_and_reads_its_logs() {
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("stdout hello from python\n"), "{stdout}");
     assert!(stdout.contains("stderr oops\n"), "{stdout}");
-    assert_eq!(d.ok(&["ps", "-aq"]), "", "the example removed its container");
+    assert_eq!(
+        d.ok(&["ps", "-aq"]),
+        "",
+        "the example removed its container"
+    );
 }

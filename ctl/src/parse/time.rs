@@ -49,7 +49,11 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses a point in time relative to `now`: a duration means that long before `now`.
 pub fn parse_timestamp(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Ok(ago) = parse_go_duration(text) {
+    // "0" is a Unix timestamp, not a zero duration, as in Docker.
+    if let Some(ago) = (text != "0")
+        .then(|| parse_go_duration(text).ok())
+        .flatten()
+    {
         let ago = chrono::Duration::from_std(ago).map_err(|_| format!("invalid time: {text}"))?;
         return now
             .checked_sub_signed(ago)
@@ -127,6 +131,8 @@ mod tests {
             parse_timestamp("10m", now).unwrap().to_rfc3339(),
             "2024-05-01T11:50:00+00:00"
         );
+        // Docker reads "0" as the epoch, never as "zero ago".
+        assert_eq!(parse_timestamp("0", now).unwrap().timestamp(), 0);
         assert_eq!(
             parse_timestamp("2024-01-02T03:04:05.5Z", now)
                 .unwrap()

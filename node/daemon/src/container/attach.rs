@@ -10,23 +10,25 @@ use std::{sync::Arc, time::Duration};
 
 use berth_proto::node::v1::{AttachStart, ContainerStatus};
 use berth_shim::{
-    logs::{self, LogEntry, ReadOptions},
+    logs::{LogEntry, LogStream, ReadOptions},
     AttachOptions, IoEvent, IoReceiver, IoSender, ShimError,
 };
+use tokio::sync::mpsc;
 
-use super::{container_event, entry::Entry, lifecycle, status, ContainerManager};
-use crate::{
-    context::blocking,
-    error::{DomainError, DomainResult},
+use super::{
+    container_event,
+    entry::{AttachGuard, Entry},
+    lifecycle, logs, status, ContainerManager,
 };
+use crate::error::{DomainError, DomainResult};
 
 /// How long to wait for the exit status after the shim closed the session.
 const EXIT_PATIENCE: Duration = Duration::from_secs(30);
 
 /// An attach session.
 pub struct AttachSession {
-    /// Log entries to send first (`logs` was asked).
-    pub replay: Vec<LogEntry>,
+    /// Log entries to send first, when `logs` was asked.
+    pub replay: Option<mpsc::Receiver<DomainResult<LogEntry>>>,
     /// The process's stdin and terminal; `None` for a stopped container's log replay.
     pub input: Option<IoSender>,
     /// What the process writes, then its exit status.
@@ -67,9 +69,20 @@ impl AttachOutput {
     }
 }
 
+/// An attach that passed validation and may still wait for the container's next start.
+pub struct PendingAttach {
+    manager: Arc<ContainerManager>,
+    entry: Arc<Entry>,
+    start: AttachStart,
+    /// Held while waiting for a launch, so a start waits for this attacher.
+    guard: Option<AttachGuard>,
+}
+
 impl ContainerManager {
-    /// Attaches to a container's main process.
-    pub async fn attach(&self, start: &AttachStart) -> DomainResult<AttachSession> {
+    /// Checks an attach request at once (unknown container, stdin not open, a state that
+    /// cannot be attached to). The returned attach connects later, so a gRPC client gets its
+    /// response stream before the container starts.
+    pub fn begin_attach(self: &Arc<Self>, start: AttachStart) -> DomainResult<PendingAttach> {
         let entry = self.lookup(&start.id)?;
         let config = entry.snapshot().config.unwrap_or_default();
         if start.stdin && !config.open_stdin {
@@ -78,16 +91,46 @@ impl ContainerManager {
                 entry.id
             )));
         }
+        let guard = match entry.status() {
+            ContainerStatus::Created | ContainerStatus::Restarting => Some(entry.register_attach()),
+            ContainerStatus::Running
+            | ContainerStatus::Paused
+            | ContainerStatus::Exited
+            | ContainerStatus::Dead => None,
+            other => {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "cannot attach to container {}: it is {}",
+                    entry.id,
+                    status::name(other)
+                )))
+            }
+        };
+        Ok(PendingAttach {
+            manager: Arc::clone(self),
+            entry,
+            start,
+            guard,
+        })
+    }
+}
+
+impl PendingAttach {
+    /// Connects to the shim (after the container's start, for a created one).
+    pub async fn connect(self) -> DomainResult<AttachSession> {
+        let PendingAttach {
+            manager,
+            entry,
+            start,
+            guard,
+        } = self;
         let options = AttachOptions {
             stdin: start.stdin,
             stdout: start.stdout,
             stderr: start.stderr,
         };
-        let client = self.shim(&entry.id);
-        let connected = match entry.status() {
-            ContainerStatus::Running | ContainerStatus::Paused => client.attach(options).await,
-            ContainerStatus::Created | ContainerStatus::Restarting => {
-                let guard = entry.register_attach();
+        let client = manager.shim(&entry.id);
+        let connected = match guard {
+            Some(guard) => {
                 if !guard.launched().await {
                     return Err(DomainError::NotFound(format!(
                         "No such container: {}",
@@ -96,16 +139,8 @@ impl ContainerManager {
                 }
                 client.attach(options).await
             }
-            ContainerStatus::Exited | ContainerStatus::Dead => {
-                Err(ShimError::NotRunning(entry.id.clone()))
-            }
-            other => {
-                return Err(DomainError::FailedPrecondition(format!(
-                    "cannot attach to container {}: it is {}",
-                    entry.id,
-                    status::name(other)
-                )))
-            }
+            None if status::is_active(entry.status()) => client.attach(options).await,
+            None => Err(ShimError::NotRunning(entry.id.clone())),
         };
         let (input, output) = match connected {
             Ok((input, output)) => (Some(input), Some(output)),
@@ -120,27 +155,17 @@ impl ContainerManager {
             }
             Err(e) => return Err(e.into()),
         };
-        let replay = if start.logs {
-            let path = self.ctx.paths.container(&entry.id).log();
-            blocking("reading the log", move || {
-                if path.exists() {
-                    Ok(logs::read(&path, &ReadOptions::default())?)
-                } else {
-                    Ok(Vec::new())
-                }
+        let replay = start.logs.then(|| {
+            let path = manager.ctx.paths.container(&entry.id).log();
+            let (stdout, stderr) = (start.stdout, start.stderr);
+            logs::stored_entries(path, ReadOptions::default(), move |e| match e.stream {
+                LogStream::Stdout => stdout,
+                LogStream::Stderr => stderr,
             })
-            .await?
-            .into_iter()
-            .filter(|e| match e.stream {
-                logs::LogStream::Stdout => start.stdout,
-                logs::LogStream::Stderr => start.stderr,
-            })
-            .collect()
-        } else {
-            Vec::new()
-        };
+        });
         let c = entry.snapshot();
-        self.ctx
+        manager
+            .ctx
             .events
             .emit(container_event(&c, "attach", &[]))
             .await?;

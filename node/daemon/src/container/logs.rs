@@ -1,7 +1,7 @@
 //! StreamContainerLogs: the stored log, then (with follow) new entries until the container
 //! stops.
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use berth_proto::node::v1::{Stream, StreamContainerLogsRequest, StreamContainerLogsResponse};
 use berth_shim::logs::{self, Follower, LogEntry, LogStream, ReadOptions};
@@ -21,6 +21,25 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// A stream of log entries.
 pub type LogReceiver = mpsc::Receiver<DomainResult<StreamContainerLogsResponse>>;
+
+/// The stored entries `wanted` picks, read by a blocking task into a bounded channel: a slow
+/// client holds the reader back instead of the daemon buffering the whole log.
+pub(super) fn stored_entries(
+    path: PathBuf,
+    options: ReadOptions,
+    wanted: impl Fn(&LogEntry) -> bool + Send + 'static,
+) -> mpsc::Receiver<DomainResult<LogEntry>> {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    tokio::task::spawn_blocking(move || {
+        let read = logs::read_each(&path, &options, |e| {
+            !wanted(&e) || tx.blocking_send(Ok(e)).is_ok()
+        });
+        if let Err(e) = read {
+            let _ = tx.blocking_send(Err(e.into()));
+        }
+    });
+    rx
+}
 
 impl ContainerManager {
     /// Streams a container's log.
@@ -59,18 +78,18 @@ impl ContainerManager {
         } else {
             None
         };
-        let stored = blocking("reading the log", move || {
-            if path.exists() {
-                Ok(logs::read(&path, &options)?)
-            } else {
-                Ok(Vec::new())
-            }
-        })
-        .await?;
+        let mut stored = stored_entries(path, options, wanted);
         let (tx, rx) = mpsc::channel(BUFFER);
         tokio::spawn(async move {
             let mut last = None;
-            for e in stored.into_iter().filter(|e| wanted(e)) {
+            while let Some(e) = stored.recv().await {
+                let e = match e {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
                 last = Some(e.time);
                 if tx.send(Ok(response(e))).await.is_err() {
                     return;

@@ -22,7 +22,7 @@ use berth_proto::node::v1::{
     WaitContainerRequest, WaitContainerResponse,
 };
 use berth_shim::{IoEvent, IoSender, WinSize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{
@@ -30,7 +30,12 @@ use super::{
     streams::{from_channel, from_domain, BoxStream},
     Api,
 };
-use crate::{container::ContainerManager, error::DomainError, stream_io::CHUNK, time};
+use crate::{
+    container::{AttachSession, ContainerManager},
+    error::DomainError,
+    stream_io::CHUNK,
+    time,
+};
 
 /// How many frames may wait for a slow attach or exec client.
 const IO_BUFFER: usize = 32;
@@ -258,55 +263,19 @@ impl ContainerService for ContainerApi {
             _ => return Err(Status::invalid_argument("the first message must be start")),
         };
         record_container(&start.id);
-        let session = self.containers.attach(&start).await?;
+        let pending = self.containers.begin_attach(start)?;
         let (tx, rx) = mpsc::channel(IO_BUFFER);
-        if let Some(input) = session.input {
-            tokio::spawn(pump_input(inbound, input, |m| match m.request {
-                Some(attach_container_request::Request::Stdin(data)) => Input::Stdin(data),
-                Some(attach_container_request::Request::CloseStdin(true)) => Input::Close,
-                Some(attach_container_request::Request::Resize(size)) => Input::Resize(size),
-                _ => Input::Ignore,
-            }));
-        }
-        let replay = session.replay;
-        let mut output = session.output;
+        // The response stream is returned at once; a created container's attach waits for
+        // its start in this task (a client typically calls StartContainer next).
         tokio::spawn(async move {
-            for entry in replay {
-                let stream = match entry.stream {
-                    berth_shim::logs::LogStream::Stdout => Stream::Stdout,
-                    berth_shim::logs::LogStream::Stderr => Stream::Stderr,
-                };
-                let frame = attach_container_response::Response::Output(OutputFrame {
-                    stream: stream.into(),
-                    data: entry.data,
-                });
-                if tx
-                    .send(Ok(AttachContainerResponse {
-                        response: Some(frame),
-                    }))
-                    .await
-                    .is_err()
-                {
+            let session = match pending.connect().await {
+                Ok(session) => session,
+                Err(e) => {
+                    let _ = tx.send(Err(Status::from(e))).await;
                     return;
                 }
-            }
-            loop {
-                let event = tokio::select! {
-                    e = output.next() => e,
-                    () = tx.closed() => return,
-                };
-                let (response, last) = match event {
-                    Ok(Some(event)) => {
-                        let last = matches!(event, IoEvent::Exit(_));
-                        (Ok(attach_response(event)), last)
-                    }
-                    Ok(None) => return,
-                    Err(e) => (Err(Status::from(e)), true),
-                };
-                if tx.send(response).await.is_err() || last {
-                    return;
-                }
-            }
+            };
+            forward_attach(session, inbound, tx).await;
         });
         ok(from_channel(rx))
     }
@@ -332,14 +301,17 @@ impl ContainerService for ContainerApi {
             // The process keeps running without the session; the stream ends at once.
             return ok(from_channel(rx));
         }
-        tokio::spawn(pump_input(inbound, session.input, |m| match m.request {
+        let (output_done, done) = oneshot::channel();
+        let classify = |m: ExecContainerRequest| match m.request {
             Some(exec_container_request::Request::Stdin(data)) => Input::Stdin(data),
             Some(exec_container_request::Request::CloseStdin(true)) => Input::Close,
             Some(exec_container_request::Request::Resize(size)) => Input::Resize(size),
             _ => Input::Ignore,
-        }));
+        };
+        tokio::spawn(pump_input(inbound, session.input, classify, done));
         let mut output = session.output;
         tokio::spawn(async move {
+            let _output_done = output_done;
             loop {
                 let event = tokio::select! {
                     e = output.next() => e,
@@ -466,12 +438,86 @@ enum Input {
     Ignore,
 }
 
+/// Pumps one attach session: the client's input to the process, then the log replay and the
+/// process's output (ending with its exit status) to the client.
+async fn forward_attach(
+    session: AttachSession,
+    inbound: Streaming<AttachContainerRequest>,
+    tx: mpsc::Sender<Result<AttachContainerResponse, Status>>,
+) {
+    let (_output_done, done) = oneshot::channel();
+    if let Some(input) = session.input {
+        let classify = |m: AttachContainerRequest| match m.request {
+            Some(attach_container_request::Request::Stdin(data)) => Input::Stdin(data),
+            Some(attach_container_request::Request::CloseStdin(true)) => Input::Close,
+            Some(attach_container_request::Request::Resize(size)) => Input::Resize(size),
+            _ => Input::Ignore,
+        };
+        tokio::spawn(pump_input(inbound, input, classify, done));
+    }
+    let mut replay = session.replay;
+    while let Some(entry) = match replay.as_mut() {
+        Some(replay) => replay.recv().await,
+        None => None,
+    } {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let _ = tx.send(Err(Status::from(e))).await;
+                return;
+            }
+        };
+        let stream = match entry.stream {
+            berth_shim::logs::LogStream::Stdout => Stream::Stdout,
+            berth_shim::logs::LogStream::Stderr => Stream::Stderr,
+        };
+        let frame = attach_container_response::Response::Output(OutputFrame {
+            stream: stream.into(),
+            data: entry.data,
+        });
+        let response = AttachContainerResponse {
+            response: Some(frame),
+        };
+        if tx.send(Ok(response)).await.is_err() {
+            return;
+        }
+    }
+    let mut output = session.output;
+    loop {
+        let event = tokio::select! {
+            e = output.next() => e,
+            () = tx.closed() => return,
+        };
+        let (response, last) = match event {
+            Ok(Some(event)) => {
+                let last = matches!(event, IoEvent::Exit(_));
+                (Ok(attach_response(event)), last)
+            }
+            Ok(None) => return,
+            Err(e) => (Err(Status::from(e)), true),
+        };
+        if tx.send(response).await.is_err() || last {
+            return;
+        }
+    }
+}
+
 /// Forwards the client's messages to the process until the client stops sending.
-async fn pump_input<M>(mut inbound: Streaming<M>, mut input: IoSender, classify: fn(M) -> Input) {
+async fn pump_input<M>(
+    mut inbound: Streaming<M>,
+    mut input: IoSender,
+    classify: fn(M) -> Input,
+    output_done: oneshot::Receiver<()>,
+) {
     loop {
         let message = match inbound.message().await {
             Ok(Some(message)) => message,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => {
+                // A client that half-closes its stream still reads the output: dropping the
+                // sender now would end the shim session, so it lives until the output ends.
+                let _ = output_done.await;
+                return;
+            }
         };
         let result = match classify(message) {
             Input::Stdin(data) => input.stdin(&data).await,

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use super::{files, line, LogEntry};
 use crate::ShimError;
 
+/// The most bytes one poll reads, so a chatty container cannot make one poll's entries
+/// arbitrarily large (the next poll goes on where this one stopped).
+const POLL_LIMIT: u64 = 1 << 20;
+
 /// Follows a log from its current end, across rotations.
 pub struct Follower {
     path: PathBuf,
@@ -43,7 +47,9 @@ impl Follower {
     /// The entries written since the last call (may be empty).
     pub fn poll(&mut self) -> Result<Vec<LogEntry>, ShimError> {
         let mut entries = Vec::new();
-        self.read_new(&mut entries)?;
+        if !self.read_new(&mut entries)? {
+            return Ok(entries);
+        }
         // Ours was rotated away when another file sits at the path: it is fully read now,
         // so go on with the file written after it, until the current one.
         while let Some(file) = self.successor()? {
@@ -54,7 +60,9 @@ impl Follower {
             self.file = Some(file);
             self.offset = 0;
             self.partial.clear();
-            self.read_new(&mut entries)?;
+            if !self.read_new(&mut entries)? {
+                break;
+            }
         }
         Ok(entries)
     }
@@ -96,9 +104,10 @@ impl Follower {
         }
     }
 
-    fn read_new(&mut self, entries: &mut Vec<LogEntry>) -> Result<(), ShimError> {
+    /// Reads what was appended, at most [`POLL_LIMIT`] bytes; true once at the file's end.
+    fn read_new(&mut self, entries: &mut Vec<LogEntry>) -> Result<bool, ShimError> {
         let Some(file) = self.file.as_mut() else {
-            return Ok(());
+            return Ok(true);
         };
         let context = || format!("reading {}", self.path.display());
         let len = file.metadata().map_err(ShimError::io(context()))?.len();
@@ -111,9 +120,11 @@ impl Follower {
             .map_err(ShimError::io(context()))?;
         let mut data = Vec::new();
         let read = file
+            .take(POLL_LIMIT)
             .read_to_end(&mut data)
             .map_err(ShimError::io(context()))?;
         self.offset += read as u64;
+        let at_end = self.offset >= len;
         let mut rest = data.as_slice();
         while let Some(end) = rest.iter().position(|b| *b == b'\n') {
             self.partial.extend_from_slice(&rest[..end]);
@@ -124,7 +135,7 @@ impl Follower {
             self.partial.clear();
         }
         self.partial.extend_from_slice(rest);
-        Ok(())
+        Ok(at_end)
     }
 }
 

@@ -5,8 +5,9 @@ mod follow;
 mod line;
 mod writer;
 
+use std::collections::VecDeque;
 use std::fs;
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -54,37 +55,71 @@ impl ReadOptions {
     }
 }
 
-/// Reads the entries of the current and rotated files, oldest first. With `tail`, files are
-/// read newest first and only until enough entries are found. A missing log is empty.
+/// Reads the entries of the current and rotated files, oldest first.
 pub fn read(path: &Path, options: &ReadOptions) -> Result<Vec<LogEntry>, ShimError> {
-    let limit = options
-        .tail
-        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    let mut newest_first: Vec<Vec<LogEntry>> = Vec::new();
-    let mut found = 0;
-    for file in files::existing_oldest_first(path).iter().rev() {
-        if found >= limit {
+    let mut entries = Vec::new();
+    read_each(path, options, |entry| {
+        entries.push(entry);
+        true
+    })?;
+    Ok(entries)
+}
+
+/// Streams the wanted entries, oldest first, to `emit` until it returns false. Memory stays
+/// bounded whatever the log's size: files are read line by line, and `tail` keeps only the
+/// last N entries.
+pub fn read_each(
+    path: &Path,
+    options: &ReadOptions,
+    mut emit: impl FnMut(LogEntry) -> bool,
+) -> Result<(), ShimError> {
+    let Some(tail) = options.tail else {
+        scan(path, options, |entry| emit(entry))?;
+        return Ok(());
+    };
+    let keep = usize::try_from(tail).unwrap_or(usize::MAX);
+    let mut last = VecDeque::new();
+    if keep > 0 {
+        scan(path, options, |entry| {
+            if last.len() == keep {
+                last.pop_front();
+            }
+            last.push_back(entry);
+            true
+        })?;
+    }
+    for entry in last {
+        if !emit(entry) {
             break;
         }
-        let data = match fs::read(file) {
-            Ok(data) => data,
+    }
+    Ok(())
+}
+
+/// Decodes every wanted entry of every file, oldest first, until `emit` returns false.
+fn scan(
+    path: &Path,
+    options: &ReadOptions,
+    mut emit: impl FnMut(LogEntry) -> bool,
+) -> Result<(), ShimError> {
+    for file in files::existing_oldest_first(path) {
+        let reader = match fs::File::open(&file) {
+            Ok(f) => BufReader::new(f),
             // Rotated away (or never written) while we looked.
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
             Err(err) => return Err(ShimError::io(format!("reading {}", file.display()))(err)),
         };
-        let entries: Vec<LogEntry> = data
-            .split(|b| *b == b'\n')
-            .filter_map(line::decode)
-            .filter(|entry| options.wants(entry))
-            .collect();
-        found += entries.len();
-        newest_first.push(entries);
+        for line in reader.split(b'\n') {
+            let line = line.map_err(ShimError::io(format!("reading {}", file.display())))?;
+            let Some(entry) = line::decode(&line).filter(|e| options.wants(e)) else {
+                continue;
+            };
+            if !emit(entry) {
+                return Ok(());
+            }
+        }
     }
-    let mut all: Vec<LogEntry> = newest_first.into_iter().rev().flatten().collect();
-    if all.len() > limit {
-        all.drain(..all.len() - limit);
-    }
-    Ok(all)
+    Ok(())
 }
 
 #[cfg(test)]
