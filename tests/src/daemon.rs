@@ -188,7 +188,7 @@ impl Daemon {
     pub fn ctl_stdin(&self, args: &[&str], input: &[u8]) -> CmdOutput {
         let input_path = self.scratch().join("stdin");
         fs::write(&input_path, input).unwrap_or_else(|err| panic!("writing stdin: {err}"));
-        let mut command = self
+        let command = self
             .ctl_command(args)
             .unwrap_or_else(|err| panic!("berthctl {args:?}: {err}"));
         let file = fs::File::open(&input_path).unwrap_or_else(|err| panic!("stdin: {err}"));

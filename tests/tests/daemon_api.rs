@@ -1,6 +1,10 @@
 //! The gRPC API driven directly, as programs in other languages drive it: health, reflection,
 //! status codes, streams, pagination, and clients that vanish mid-stream.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use berth_proto::node::v1::{
     attach_container_request, container_service_client::ContainerServiceClient,
     image_service_client::ImageServiceClient, system_service_client::SystemServiceClient,

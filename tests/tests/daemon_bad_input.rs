@@ -1,6 +1,10 @@
 //! Bad input: each case gets a one-line `Error: …` from berthctl, exit code 125, and leaves no
 //! trace (no container, no name, no directory, no image).
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use berth_tests::daemon::BUSYBOX;
 use berth_tests::Daemon;
 

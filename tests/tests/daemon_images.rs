@@ -1,5 +1,9 @@
 //! The image commands of the berthd issue: import, images, tag, rmi, image inspect.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use berth_tests::daemon::{busybox_tar, BUSYBOX};
 use berth_tests::Daemon;
 

@@ -1,5 +1,9 @@
 //! What a container sees from inside: Docker's default isolation, and the flags that adjust it.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use berth_tests::daemon::{unix_time_in, BUSYBOX};
 use berth_tests::Daemon;
 

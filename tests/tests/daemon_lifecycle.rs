@@ -1,5 +1,9 @@
 //! berthd + berthctl: the container lifecycle a Docker user drives from the command line.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use berth_tests::daemon::{eventually, unix_time_in, BUSYBOX};
 use berth_tests::Daemon;
 

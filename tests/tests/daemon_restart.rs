@@ -1,6 +1,10 @@
 //! Restart survival and restart policies: containers outlive berthd, and berthd settles what
 //! happened while it was down.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use berth_tests::daemon::{eventually, BUSYBOX};

@@ -1,6 +1,10 @@
 //! The Python example (tests/python/berth_example.py) generates stubs from proto/ with
 //! grpcio-tools, runs a container through the API and reads its logs stream.
 
+// Tests may unwrap (project rule); clippy only knows that inside #[test] functions, not in
+// the helpers of an integration test crate.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

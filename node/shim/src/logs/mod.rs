@@ -74,7 +74,7 @@ pub fn read_each(
     mut emit: impl FnMut(LogEntry) -> bool,
 ) -> Result<(), ShimError> {
     let Some(tail) = options.tail else {
-        scan(path, options, |entry| emit(entry))?;
+        scan(path, options, &mut emit)?;
         return Ok(());
     };
     let keep = usize::try_from(tail).unwrap_or(usize::MAX);
