@@ -51,7 +51,10 @@ def main() -> int:
         common = importlib.import_module("berth.node.v1.common_pb2")
         rpc = importlib.import_module("berth.node.v1.containers_pb2_grpc")
 
-        with grpc.insecure_channel(f"unix://{args.socket}") as channel:
+        # grpc-core names a unix socket's authority after its path, which HTTP/2 servers
+        # such as berthd's refuse; any plain host name works.
+        options = [("grpc.default_authority", "localhost")]
+        with grpc.insecure_channel(f"unix://{args.socket}", options=options) as channel:
             containers = rpc.ContainerServiceStub(channel)
             created = containers.CreateContainer(pb.CreateContainerRequest(
                 config=pb.ContainerConfig(image=args.image, cmd=args.command),

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use berth_proto::node::v1::{
     attach_container_request, attach_container_response, copy_from_container_response,
-    exec_container_request, exec_container_response, AttachContainerRequest, AttachStart,
-    ContainerConfig, CopyFromContainerRequest, CreateContainerRequest, ExecContainerRequest,
-    ExecStart, ExportContainerRequest, StartContainerRequest, StopContainerRequest,
-    StreamContainerStatsRequest, SubscribeEventsRequest, TopContainerRequest,
+    exec_container_request, exec_container_response, AttachContainerRequest,
+    AttachContainerResponse, AttachStart, ContainerConfig, CopyFromContainerRequest,
+    CreateContainerRequest, ExecContainerRequest, ExecStart, ExportContainerRequest,
+    StartContainerRequest, StopContainerRequest, StreamContainerStatsRequest,
+    SubscribeEventsRequest, TopContainerRequest,
 };
 use common::TestDaemon;
 use tokio::sync::mpsc;
@@ -255,7 +256,7 @@ async fn exec_top_stats_copy_export_and_events() {
 }
 
 #[tokio::test]
-async fn attaching_to_an_exited_container_replays_its_log_or_is_refused() {
+async fn attaching_to_an_exited_container_replays_its_log_or_waits_for_its_start() {
     let daemon = TestDaemon::start();
     daemon.import_busybox().await;
     let mut c = daemon.containers().await;
@@ -280,20 +281,30 @@ async fn attaching_to_an_exited_container_replays_its_log_or_is_refused() {
             logs,
         })),
     };
-    let refused = c
-        .attach_container(tokio_stream::iter([attach(false)]))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-
-    let mut replay = c
+    let replay = c
         .attach_container(tokio_stream::iter([attach(true)]))
         .await
         .unwrap()
         .into_inner();
+    assert_eq!(drain(replay).await, ("done\n".to_owned(), Some(6)));
+
+    // Without `logs`, the attach waits for the next start (`start -a`) and sees that run.
+    let next_run = c
+        .attach_container(tokio_stream::iter([attach(false)]))
+        .await
+        .unwrap()
+        .into_inner();
+    c.start_container(StartContainerRequest { id: "quick".into() })
+        .await
+        .unwrap();
+    assert_eq!(drain(next_run).await, ("done\n".to_owned(), Some(6)));
+}
+
+/// The text and the exit code of an attach stream.
+async fn drain(mut stream: tonic::Streaming<AttachContainerResponse>) -> (String, Option<i32>) {
     let mut text = String::new();
     let mut exit = None;
-    while let Some(message) = replay.message().await.unwrap() {
+    while let Some(message) = stream.message().await.unwrap() {
         match message.response.unwrap() {
             attach_container_response::Response::Output(f) => {
                 text.push_str(&String::from_utf8_lossy(&f.data));
@@ -301,5 +312,5 @@ async fn attaching_to_an_exited_container_replays_its_log_or_is_refused() {
             attach_container_response::Response::Exit(s) => exit = Some(s.exit_code),
         }
     }
-    assert_eq!((text.as_str(), exit), ("done\n", Some(6)));
+    (text, exit)
 }

@@ -1,10 +1,10 @@
 //! AttachContainer: the main process's stdio.
 //!
-//! Attaching to a created (or restarting) container waits for its next start, and the start
-//! waits for such attachers to connect before it lets the process run, so `run` without `-d`
-//! sees all output from the first byte. A stopped container cannot be attached to, except with
-//! `logs`, which replays its log and ends with its exit status: a client whose attach arrived
-//! only after a quick container already exited still gets everything.
+//! Attaching to a container that is not running waits for its next start, and the start waits
+//! for such attachers to connect before it lets the process run, so `run` without `-d` and
+//! `start -a` see all output from the first byte. With `logs`, a stopped container's attach
+//! replays its log and ends with its exit status: a client whose attach arrived only after a
+//! quick container already exited still gets everything.
 
 use std::{sync::Arc, time::Duration};
 
@@ -93,6 +93,10 @@ impl ContainerManager {
         }
         let guard = match entry.status() {
             ContainerStatus::Created | ContainerStatus::Restarting => Some(entry.register_attach()),
+            // Without `logs`, a stopped container's attach waits for its next start (`start -a`).
+            ContainerStatus::Exited | ContainerStatus::Dead if !start.logs => {
+                Some(entry.register_attach())
+            }
             ContainerStatus::Running
             | ContainerStatus::Paused
             | ContainerStatus::Exited
