@@ -12,8 +12,8 @@ use crate::commands::{
     image::{ImageInspectArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs},
     inspect::InspectArgs,
     lifecycle::{
-        KillArgs, PauseArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, UnpauseArgs,
-        UpdateArgs, WaitArgs,
+        ContainersArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, UpdateArgs,
+        WaitArgs,
     },
     logs::LogsArgs,
     port::PortArgs,
@@ -102,9 +102,9 @@ pub enum ContainerCommand {
     /// Restart one or more containers.
     Restart(RestartArgs),
     /// Pause all processes within one or more containers.
-    Pause(PauseArgs),
+    Pause(ContainersArgs),
     /// Unpause all processes within one or more containers.
-    Unpause(UnpauseArgs),
+    Unpause(ContainersArgs),
     /// Remove one or more containers.
     #[command(visible_alias = "remove")]
     Rm(RmArgs),

@@ -12,6 +12,23 @@ pub mod node {
         /// The encoded `FileDescriptorSet` of the API, for gRPC server reflection.
         pub const FILE_DESCRIPTOR_SET: &[u8] =
             tonic::include_file_descriptor_set!("berth_descriptor");
+
+        impl ContainerStatus {
+            /// Docker's lower-case name of the status (`docker ps --filter status=`,
+            /// `.State.Status`); `unknown` when unset.
+            pub fn docker_name(self) -> &'static str {
+                match self {
+                    Self::Unspecified => "unknown",
+                    Self::Created => "created",
+                    Self::Running => "running",
+                    Self::Paused => "paused",
+                    Self::Restarting => "restarting",
+                    Self::Removing => "removing",
+                    Self::Exited => "exited",
+                    Self::Dead => "dead",
+                }
+            }
+        }
     }
 }
 

@@ -23,30 +23,8 @@ pub use berth_runtime::spec::DEFAULT_CAPABILITIES as DOCKER_CAPABILITIES;
 /// 7, 8, 10, 13, 18, 27, 29, 31).
 pub const DOCKER_CAPABILITY_MASK: u64 = 0x0000_0000_a804_25fb;
 
-/// Masked paths (SECURITY.md item 21).
-pub const MASKED_PATHS: [&str; 12] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/interrupts",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Read-only paths (SECURITY.md item 21).
-pub const READONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Masked and read-only paths (SECURITY.md item 21).
+pub use berth_runtime::spec::{MASKED_PATHS, READONLY_PATHS};
 
 /// The namespaces every test container gets.
 pub const NAMESPACES: [LinuxNamespaceType; 6] = [

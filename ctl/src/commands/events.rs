@@ -3,9 +3,7 @@
 use super::ps::parse_filters;
 use crate::client::Clients;
 use crate::docker::event;
-use crate::error::Failure;
-use crate::output::{self, humanize::to_timestamp, template::Template};
-use crate::parse::time::parse_timestamp;
+use crate::output::{self, template::Template};
 use anyhow::Result;
 use berth_proto::node::v1::SubscribeEventsRequest;
 use clap::Args;
@@ -30,15 +28,7 @@ pub struct EventsArgs {
 /// Prints events as they arrive, until `--until` or an interrupt.
 pub async fn events(clients: &Clients, args: EventsArgs) -> Result<i32> {
     let now = chrono::Utc::now();
-    let time = |text: &Option<String>| {
-        text.as_deref()
-            .map(|t| {
-                parse_timestamp(t, now)
-                    .map(to_timestamp)
-                    .map_err(Failure::new)
-            })
-            .transpose()
-    };
+    let time = |text: &Option<String>| super::time_flag(text.as_deref(), now);
     let template = match args.format.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("json") => Some(Template::parse("{{json .}}")?),

@@ -171,16 +171,16 @@ pub async fn restart(clients: &Clients, args: RestartArgs) -> Result<i32> {
     .await
 }
 
-/// `pause CONTAINER [CONTAINER...]`.
+/// `pause CONTAINER [CONTAINER...]` and `unpause CONTAINER [CONTAINER...]`.
 #[derive(Args)]
-pub struct PauseArgs {
+pub struct ContainersArgs {
     /// The containers.
     #[arg(required = true)]
     containers: Vec<String>,
 }
 
 /// Freezes containers.
-pub async fn pause(clients: &Clients, args: PauseArgs) -> Result<i32> {
+pub async fn pause(clients: &Clients, args: ContainersArgs) -> Result<i32> {
     for_each(&args.containers, true, |id| async move {
         clients
             .containers()
@@ -191,16 +191,8 @@ pub async fn pause(clients: &Clients, args: PauseArgs) -> Result<i32> {
     .await
 }
 
-/// `unpause CONTAINER [CONTAINER...]`.
-#[derive(Args)]
-pub struct UnpauseArgs {
-    /// The containers.
-    #[arg(required = true)]
-    containers: Vec<String>,
-}
-
 /// Thaws containers.
-pub async fn unpause(clients: &Clients, args: UnpauseArgs) -> Result<i32> {
+pub async fn unpause(clients: &Clients, args: ContainersArgs) -> Result<i32> {
     for_each(&args.containers, true, |id| async move {
         clients
             .containers()

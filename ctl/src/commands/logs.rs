@@ -2,8 +2,7 @@
 
 use crate::client::Clients;
 use crate::error::Failure;
-use crate::output::humanize::{rfc3339_nano_fixed, to_timestamp};
-use crate::parse::time::parse_timestamp;
+use crate::output::humanize::rfc3339_nano_fixed;
 use anyhow::Result;
 use berth_proto::node::v1::{Stream, StreamContainerLogsRequest};
 use clap::Args;
@@ -34,15 +33,7 @@ pub struct LogsArgs {
 /// Streams the log to stdout and stderr.
 pub async fn logs(clients: &Clients, args: LogsArgs) -> Result<i32> {
     let now = chrono::Utc::now();
-    let time = |text: &Option<String>| {
-        text.as_deref()
-            .map(|t| {
-                parse_timestamp(t, now)
-                    .map(to_timestamp)
-                    .map_err(Failure::new)
-            })
-            .transpose()
-    };
+    let time = |text: &Option<String>| super::time_flag(text.as_deref(), now);
     let tail = match args.tail.as_str() {
         "all" | "" => None,
         n => Some(

@@ -24,7 +24,12 @@ pub mod top;
 
 use crate::cli::{Command, ContainerCommand, ContainerGroupCommand, ImageCommand, SystemCommand};
 use crate::client::Clients;
+use crate::error::Failure;
+use crate::output::humanize::to_timestamp;
+use crate::parse::time::parse_timestamp;
 use anyhow::Result;
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
 
 /// Runs a command against the daemon and returns the exit code.
 pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result<i32> {
@@ -82,4 +87,14 @@ async fn container(command: ContainerCommand, clients: &Clients) -> Result<i32> 
         ContainerCommand::Cp(args) => copy::cp(clients, args).await,
         ContainerCommand::Export(args) => export::export(clients, args).await,
     }
+}
+
+/// A `--since` or `--until` value (a timestamp, or a duration back from `now`) for a request.
+fn time_flag(text: Option<&str>, now: DateTime<Utc>) -> Result<Option<Timestamp>, Failure> {
+    text.map(|t| {
+        parse_timestamp(t, now)
+            .map(to_timestamp)
+            .map_err(Failure::new)
+    })
+    .transpose()
 }

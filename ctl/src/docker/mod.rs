@@ -9,16 +9,11 @@ pub mod stats;
 
 use berth_proto::node::v1::{ContainerStatus, MountType};
 
-/// Docker's lower-case name of a container status.
+/// Docker's lower-case name of a container status; a record without one counts as created.
 pub fn status_name(status: ContainerStatus) -> &'static str {
     match status {
-        ContainerStatus::Unspecified | ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Paused => "paused",
-        ContainerStatus::Restarting => "restarting",
-        ContainerStatus::Removing => "removing",
-        ContainerStatus::Exited => "exited",
-        ContainerStatus::Dead => "dead",
+        ContainerStatus::Unspecified => "created",
+        known => known.docker_name(),
     }
 }
 

@@ -1,26 +1,14 @@
 //! Small filesystem helpers: atomic writes and private directories.
 
 use std::{
-    fs,
-    io::{self, Write},
+    fs, io,
     os::unix::fs::{DirBuilderExt, PermissionsExt},
     path::Path,
 };
 
-/// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = fs::File::create(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()
-}
+/// Writes `data` to `path` atomically and durably: a temporary file in the same directory,
+/// fsync, rename, fsync of the directory.
+pub use berth_runtime::fsutil::write_durably as write_atomic;
 
 /// Creates `dir` (and parents) and sets its mode, also when it already existed.
 pub fn private_dir(dir: &Path, mode: u32) -> io::Result<()> {

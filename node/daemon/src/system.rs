@@ -192,7 +192,7 @@ impl SystemManager {
                     name: c.name.clone(),
                     size_rw: i64::try_from(fsutil::disk_usage(&paths.container(&c.id).upper()))
                         .unwrap_or(i64::MAX),
-                    status: status::name(status::of(c)).to_owned(),
+                    status: status::of(c).docker_name().to_owned(),
                 })
                 .collect())
         })

@@ -22,6 +22,7 @@ use libcgroups::common::{
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
+pub use devices::device_rule;
 use hierarchy::Hierarchy;
 
 /// Why a cgroup operation failed.

@@ -31,7 +31,7 @@ mod control;
 pub mod error;
 mod exec;
 pub mod features;
-mod fsutil;
+pub mod fsutil;
 mod hooks;
 mod id;
 mod init;

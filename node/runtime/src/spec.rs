@@ -28,8 +28,31 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::AuditWrite,
 ];
 
-/// Paths hidden from the container, beyond oci-spec's defaults.
-const EXTRA_MASKED_PATHS: [&str; 2] = ["/proc/interrupts", "/sys/devices/virtual/powercap"];
+/// Paths hidden from an unprivileged container (SECURITY.md item 21): oci-spec's defaults
+/// plus `/proc/interrupts` and `/sys/devices/virtual/powercap`.
+pub const MASKED_PATHS: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/interrupts",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths read-only in an unprivileged container (SECURITY.md item 21).
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// The spec `berth-runtime spec` writes: `sh` in `rootfs/`, every namespace but user,
 /// Docker's capabilities, masked paths and seccomp profile, and no_new_privs.
@@ -62,7 +85,12 @@ pub fn default_spec() -> Result<Spec> {
     }
     if let Some(linux) = spec.linux_mut() {
         let mut masked = linux.masked_paths().clone().unwrap_or_default();
-        masked.extend(EXTRA_MASKED_PATHS.map(String::from));
+        // oci-spec's defaults first, then the ones of ours it lacks.
+        for path in MASKED_PATHS {
+            if !masked.iter().any(|m| m == path) {
+                masked.push(path.to_owned());
+            }
+        }
         linux.set_masked_paths(Some(masked));
         let deny_all = LinuxDeviceCgroupBuilder::default()
             .allow(false)

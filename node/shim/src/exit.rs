@@ -1,9 +1,11 @@
 //! The exit record: how the main process ended, written once by the shim and read by the
 //! daemon (also after a daemon restart, when the shim is long gone).
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::Path;
+
+use berth_runtime::fsutil::write_durably;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,29 +46,6 @@ impl ExitRecord {
             .map_err(|err| ShimError::Failed(format!("{}: {err}", context())))?;
         write_durably(path, &json).map_err(|err| ShimError::io(context())(err))
     }
-}
-
-/// Writes `data` to `path` through a temp file in the same directory, with fsyncs so that the
-/// rename is only visible once the content is on disk.
-pub(crate) fn write_durably(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
 
-use crate::exit::write_durably;
 use crate::{Launched, ShimConfig, ShimError};
+use berth_runtime::fsutil::write_durably;
 
 /// The file the daemon writes the shim's configuration to, in the bundle.
 pub const CONFIG_FILE: &str = "shim.json";

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::logs::LogStream;
 use crate::{AttachOptions, CgroupStats, ExecSpec, ExitRecord, ShimError, ShimInfo, WinSize};
 
 /// The largest payload either side accepts; stdio chunks are far smaller.
@@ -37,6 +38,16 @@ pub enum FrameKind {
     Stderr = 7,
     /// The process's exit code; the last frame.
     Exit = 8,
+}
+
+impl From<LogStream> for FrameKind {
+    /// The frame that carries output of this stream.
+    fn from(stream: LogStream) -> Self {
+        match stream {
+            LogStream::Stdout => FrameKind::Stdout,
+            LogStream::Stderr => FrameKind::Stderr,
+        }
+    }
 }
 
 impl FrameKind {

@@ -105,7 +105,7 @@ impl ContainerManager {
                 return Err(DomainError::FailedPrecondition(format!(
                     "cannot attach to container {}: it is {}",
                     entry.id,
-                    status::name(other)
+                    other.docker_name()
                 )))
             }
         };

@@ -94,7 +94,7 @@ impl ContainerFilter {
     /// Whether the container passes.
     pub fn matches(&self, c: &Container) -> bool {
         let state = c.state.clone().unwrap_or_default();
-        let status = status::name(status::of(c));
+        let status = status::of(c).docker_name();
         let config = c.config.clone().unwrap_or_default();
         let created = time::nanos(c.created.as_ref());
         let any = |list: &[String], pred: &dyn Fn(&str) -> bool| {

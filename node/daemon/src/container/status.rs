@@ -2,20 +2,6 @@
 
 use berth_proto::node::v1::{Container, ContainerStatus};
 
-/// The Docker name of a status.
-pub fn name(status: ContainerStatus) -> &'static str {
-    match status {
-        ContainerStatus::Unspecified => "unknown",
-        ContainerStatus::Created => "created",
-        ContainerStatus::Running => "running",
-        ContainerStatus::Paused => "paused",
-        ContainerStatus::Restarting => "restarting",
-        ContainerStatus::Removing => "removing",
-        ContainerStatus::Exited => "exited",
-        ContainerStatus::Dead => "dead",
-    }
-}
-
 /// The status of a container record.
 pub fn of(c: &Container) -> ContainerStatus {
     c.state

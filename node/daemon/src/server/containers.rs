@@ -1,5 +1,6 @@
 //! ContainerService: thin handlers over the container domain.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use berth_proto::node::v1::{
@@ -31,8 +32,8 @@ use super::{
     Api,
 };
 use crate::{
-    container::{AttachSession, ContainerManager},
-    error::DomainError,
+    container::{AttachOutput, AttachSession, ContainerManager, ExecOutput},
+    error::{DomainError, DomainResult},
     stream_io::CHUNK,
     time,
 };
@@ -75,8 +76,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<StartContainerRequest>,
     ) -> Reply<StartContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.start(&req.id).await?;
         ok(StartContainerResponse {})
     }
@@ -85,8 +85,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<StopContainerRequest>,
     ) -> Reply<StopContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers
             .stop(&req.id, req.timeout_seconds, &req.signal)
             .await?;
@@ -97,8 +96,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<KillContainerRequest>,
     ) -> Reply<KillContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.kill(&req.id, &req.signal).await?;
         ok(KillContainerResponse {})
     }
@@ -107,8 +105,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<RestartContainerRequest>,
     ) -> Reply<RestartContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers
             .restart(&req.id, req.timeout_seconds)
             .await?;
@@ -119,8 +116,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<PauseContainerRequest>,
     ) -> Reply<PauseContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.pause(&req.id).await?;
         ok(PauseContainerResponse {})
     }
@@ -129,8 +125,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<ResumeContainerRequest>,
     ) -> Reply<ResumeContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.resume(&req.id).await?;
         ok(ResumeContainerResponse {})
     }
@@ -139,8 +134,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<RemoveContainerRequest>,
     ) -> Reply<RemoveContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.remove(&req.id, req.force).await?;
         ok(RemoveContainerResponse {})
     }
@@ -149,8 +143,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<GetContainerRequest>,
     ) -> Reply<GetContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let container = self.containers.get(&req.id, req.size).await?;
         ok(GetContainerResponse {
             container: Some(container),
@@ -172,8 +165,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<WaitContainerRequest>,
     ) -> Reply<WaitContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let condition = WaitCondition::try_from(req.condition).map_err(|_| {
             Status::invalid_argument(format!("invalid wait condition {}", req.condition))
         })?;
@@ -185,8 +177,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<RenameContainerRequest>,
     ) -> Reply<RenameContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         self.containers.rename(&req.id, &req.new_name).await?;
         ok(RenameContainerResponse {})
     }
@@ -195,8 +186,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<UpdateContainerRequest>,
     ) -> Reply<UpdateContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let warnings = self
             .containers
             .update(&req.id, req.resources, req.restart_policy)
@@ -208,8 +198,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<TopContainerRequest>,
     ) -> Reply<TopContainerResponse> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let processes = self.containers.top(&req.id).await?;
         ok(TopContainerResponse { processes })
     }
@@ -231,8 +220,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<StreamContainerLogsRequest>,
     ) -> Reply<Self::StreamContainerLogsStream> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let rx = self.containers.logs(req).await?;
         ok(from_domain(rx))
     }
@@ -243,8 +231,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<StreamContainerStatsRequest>,
     ) -> Reply<Self::StreamContainerStatsStream> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let rx = self.containers.stats(&req.id, req.stream).await?;
         ok(from_domain(rx))
     }
@@ -309,26 +296,10 @@ impl ContainerService for ContainerApi {
             _ => Input::Ignore,
         };
         tokio::spawn(pump_input(inbound, session.input, classify, done));
-        let mut output = session.output;
+        let output = session.output;
         tokio::spawn(async move {
             let _output_done = output_done;
-            loop {
-                let event = tokio::select! {
-                    e = output.next() => e,
-                    () = tx.closed() => return,
-                };
-                let (response, last) = match event {
-                    Ok(Some(event)) => {
-                        let last = matches!(event, IoEvent::Exit(_));
-                        (Ok(exec_response(event)), last)
-                    }
-                    Ok(None) => return,
-                    Err(e) => (Err(Status::from(e)), true),
-                };
-                if tx.send(response).await.is_err() || last {
-                    return;
-                }
-            }
+            forward_output(output, &tx, exec_response).await;
         });
         ok(from_channel(rx))
     }
@@ -372,8 +343,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<CopyFromContainerRequest>,
     ) -> Reply<Self::CopyFromContainerStream> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let source = self.containers.copy_from(&req.id, &req.path).await?;
         let stat = PathStat {
             name: source.stat.name.clone(),
@@ -411,8 +381,7 @@ impl ContainerService for ContainerApi {
         &self,
         request: Request<ExportContainerRequest>,
     ) -> Reply<Self::ExportContainerStream> {
-        let req = request.into_inner();
-        record_container(&req.id);
+        let req = container_request(request);
         let source = self.containers.copy_from(&req.id, "/").await?;
         let (tx, rx) = mpsc::channel(4);
         let mut chunks = source.chunks;
@@ -428,6 +397,47 @@ impl ContainerService for ContainerApi {
         });
         ok(from_channel(rx))
     }
+}
+
+/// A request about one container, named by its `id` field.
+trait ContainerRequest {
+    fn container_id(&self) -> &str;
+}
+
+macro_rules! container_requests {
+    ($($request:ty),* $(,)?) => {
+        $(impl ContainerRequest for $request {
+            fn container_id(&self) -> &str {
+                &self.id
+            }
+        })*
+    };
+}
+
+container_requests!(
+    StartContainerRequest,
+    StopContainerRequest,
+    KillContainerRequest,
+    RestartContainerRequest,
+    PauseContainerRequest,
+    ResumeContainerRequest,
+    RemoveContainerRequest,
+    GetContainerRequest,
+    WaitContainerRequest,
+    RenameContainerRequest,
+    UpdateContainerRequest,
+    TopContainerRequest,
+    StreamContainerLogsRequest,
+    StreamContainerStatsRequest,
+    CopyFromContainerRequest,
+    ExportContainerRequest,
+);
+
+/// Unwraps a request and records its container in the request's tracing span.
+fn container_request<T: ContainerRequest>(request: Request<T>) -> T {
+    let req = request.into_inner();
+    record_container(req.container_id());
+    req
 }
 
 /// One client message of an attach or exec session.
@@ -482,7 +492,34 @@ async fn forward_attach(
             return;
         }
     }
-    let mut output = session.output;
+    forward_output(session.output, &tx, attach_response).await;
+}
+
+/// The output half of an attach or exec session.
+trait SessionOutput {
+    /// The next output; ends with `Exit`, then `None`.
+    fn next(&mut self) -> impl Future<Output = DomainResult<Option<IoEvent>>> + Send;
+}
+
+impl SessionOutput for AttachOutput {
+    fn next(&mut self) -> impl Future<Output = DomainResult<Option<IoEvent>>> + Send {
+        AttachOutput::next(self)
+    }
+}
+
+impl SessionOutput for ExecOutput {
+    fn next(&mut self) -> impl Future<Output = DomainResult<Option<IoEvent>>> + Send {
+        ExecOutput::next(self)
+    }
+}
+
+/// Sends the process's output to the client, as `response` frames, until its exit status
+/// (sent last), an error, or the client going away.
+async fn forward_output<R>(
+    mut output: impl SessionOutput,
+    tx: &mpsc::Sender<Result<R, Status>>,
+    response: fn(IoEvent) -> R,
+) {
     loop {
         let event = tokio::select! {
             e = output.next() => e,
@@ -491,7 +528,7 @@ async fn forward_attach(
         let (response, last) = match event {
             Ok(Some(event)) => {
                 let last = matches!(event, IoEvent::Exit(_));
-                (Ok(attach_response(event)), last)
+                (Ok(response(event)), last)
             }
             Ok(None) => return,
             Err(e) => (Err(Status::from(e)), true),

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
 
+use berth_runtime::cgroups::device_rule;
+
 use super::SpecError;
 
 /// Character devices every container may use: null, zero, full, random, urandom, tty,
@@ -26,37 +28,21 @@ const ALLOWED_CHAR_DEVICES: [(i64, Option<i64>); 9] = [
 /// Host `/dev` directories that are per-container mounts or tooling state, not devices.
 const SKIPPED_DIRS: [&str; 7] = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
 
-fn rule(
-    allow: bool,
-    typ: LinuxDeviceType,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> LinuxDeviceCgroup {
-    let mut rule = LinuxDeviceCgroup::default();
-    rule.set_allow(allow)
-        .set_typ(Some(typ))
-        .set_major(major)
-        .set_minor(minor)
-        .set_access(Some(access.to_owned()));
-    rule
-}
-
 /// The device cgroup rules: deny by default, then the allow-list plus mknod of anything
 /// (creating a node is harmless when opening it is denied); or everything when privileged.
 pub fn cgroup_rules(privileged: bool) -> Vec<LinuxDeviceCgroup> {
     if privileged {
-        return vec![rule(true, LinuxDeviceType::A, None, None, "rwm")];
+        return vec![device_rule(true, LinuxDeviceType::A, None, None, "rwm")];
     }
     let mut rules = vec![
-        rule(false, LinuxDeviceType::A, None, None, "rwm"),
-        rule(true, LinuxDeviceType::C, None, None, "m"),
-        rule(true, LinuxDeviceType::B, None, None, "m"),
+        device_rule(false, LinuxDeviceType::A, None, None, "rwm"),
+        device_rule(true, LinuxDeviceType::C, None, None, "m"),
+        device_rule(true, LinuxDeviceType::B, None, None, "m"),
     ];
     rules.extend(
-        ALLOWED_CHAR_DEVICES
-            .iter()
-            .map(|(major, minor)| rule(true, LinuxDeviceType::C, Some(*major), *minor, "rwm")),
+        ALLOWED_CHAR_DEVICES.iter().map(|(major, minor)| {
+            device_rule(true, LinuxDeviceType::C, Some(*major), *minor, "rwm")
+        }),
     );
     rules
 }

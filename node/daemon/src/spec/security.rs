@@ -2,30 +2,8 @@
 
 use super::SpecError;
 
-/// Hidden (SECURITY.md item 21).
-pub const MASKED_PATHS: [&str; 12] = [
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/interrupts",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-
-/// Read-only (SECURITY.md item 21).
-pub const READONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// Hidden and read-only paths (SECURITY.md item 21): one list with the runtime's.
+pub use berth_runtime::spec::{MASKED_PATHS, READONLY_PATHS};
 
 /// What the security options ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

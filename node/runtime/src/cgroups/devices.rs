@@ -40,10 +40,10 @@ const DEFAULT_ALLOWED: &[(LinuxDeviceType, Option<i64>, Option<i64>, &str)] = &[
 
 /// The full rule list for the container, spec rules checked and normalised.
 pub(super) fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<LinuxDeviceCgroup>, CgroupError> {
-    let deny_all = rule(false, LinuxDeviceType::A, ANY, ANY, "rwm");
+    let deny_all = device_rule(false, LinuxDeviceType::A, ANY, ANY, "rwm");
     let defaults = DEFAULT_ALLOWED
         .iter()
-        .map(|&(typ, major, minor, access)| rule(true, typ, major, minor, access));
+        .map(|&(typ, major, minor, access)| device_rule(true, typ, major, minor, access));
     let spec = spec.iter().map(normalised).collect::<Result<Vec<_>, _>>()?;
     Ok(std::iter::once(deny_all)
         .chain(spec)
@@ -51,7 +51,8 @@ pub(super) fn rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<LinuxDeviceCgroup>
         .collect())
 }
 
-fn rule(
+/// One device cgroup rule; `None` major or minor is the wildcard.
+pub fn device_rule(
     allow: bool,
     typ: LinuxDeviceType,
     major: Option<i64>,
@@ -85,7 +86,7 @@ fn normalised(spec: &LinuxDeviceCgroup) -> Result<LinuxDeviceCgroup, CgroupError
         return Err(invalid("the access must be a non-empty mix of r, w and m"));
     }
     let number = |n: Option<i64>| n.filter(|n| *n >= 0);
-    Ok(rule(
+    Ok(device_rule(
         spec.allow(),
         typ,
         number(spec.major()),

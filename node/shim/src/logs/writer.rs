@@ -134,6 +134,19 @@ mod tests {
         }
     }
 
+    /// Writes `line 0\n` to `line {count - 1}\n` to stdout.
+    fn write_numbered_lines(writer: &mut LogWriter, count: usize) {
+        for i in 0..count {
+            writer
+                .write(
+                    LogStream::Stdout,
+                    Utc::now(),
+                    format!("line {i}\n").as_bytes(),
+                )
+                .unwrap();
+        }
+    }
+
     #[test]
     fn splits_lines_and_keeps_partial_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -165,15 +178,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = options(dir.path(), 400, 3);
         let mut writer = LogWriter::open(&opts).unwrap();
-        for i in 0..100 {
-            writer
-                .write(
-                    LogStream::Stdout,
-                    Utc::now(),
-                    format!("line {i}\n").as_bytes(),
-                )
-                .unwrap();
-        }
+        write_numbered_lines(&mut writer, 100);
         assert!(files::rotated(&opts.path, 2).exists());
         assert!(!files::rotated(&opts.path, 3).exists());
         for file in files::existing_oldest_first(&opts.path) {
@@ -198,15 +203,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = options(dir.path(), 300, 1);
         let mut writer = LogWriter::open(&opts).unwrap();
-        for i in 0..50 {
-            writer
-                .write(
-                    LogStream::Stdout,
-                    Utc::now(),
-                    format!("line {i}\n").as_bytes(),
-                )
-                .unwrap();
-        }
+        write_numbered_lines(&mut writer, 50);
         assert!(!files::rotated(&opts.path, 1).exists());
         assert!(fs::metadata(&opts.path).unwrap().len() <= 300);
     }

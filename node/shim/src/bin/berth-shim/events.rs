@@ -14,7 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::conn::{Conn, Received, Role};
 use crate::shim::Shim;
-use crate::stdio::Chunk;
+use crate::stdio;
 
 /// How long the shim must be quiet after a request before it releases the memory the
 /// request's code took (see `footprint`).
@@ -208,26 +208,14 @@ impl Shim {
     /// Reads one chunk of the main process's output into the log and the attached clients;
     /// false once nothing more is ready.
     pub fn read_main_output(&mut self, index: usize) -> bool {
-        let Some(output) = self.outputs.get(index) else {
+        let Some((stream, n)) = stdio::read_chunk(&mut self.outputs, index, &mut self.buf) else {
             return false;
-        };
-        let stream = output.stream;
-        let n = match output.read(&mut self.buf) {
-            Chunk::Data(n) => n,
-            Chunk::Empty => return false,
-            Chunk::End => {
-                self.outputs.remove(index);
-                return false;
-            }
         };
         let data = &self.buf[..n];
         if let Err(err) = self.log.write(stream, Utc::now(), data) {
             tracing::warn!("writing the log: {err}");
         }
-        let kind = match stream {
-            LogStream::Stdout => FrameKind::Stdout,
-            LogStream::Stderr => FrameKind::Stderr,
-        };
+        let kind = FrameKind::from(stream);
         self.conns.retain(|_, conn| {
             let Role::Attach(options) = conn.role else {
                 return true;

@@ -3,7 +3,6 @@
 
 use std::fs;
 
-use berth_shim::logs::LogStream;
 use berth_shim::protocol::{FrameKind, ReplyError};
 use berth_shim::{ExecSpec, WinSize};
 use nix::unistd::Pid;
@@ -11,7 +10,7 @@ use nix::unistd::Pid;
 use crate::conn::Role;
 use crate::requests::invalid;
 use crate::shim::{sibling, Shim};
-use crate::stdio::{self, Chunk, Input, Output};
+use crate::stdio::{self, Input, Output};
 use crate::terminal::{self, ConsoleSocket};
 
 #[derive(Debug)]
@@ -130,26 +129,14 @@ impl Shim {
         let Some(session) = self.execs.iter_mut().find(|s| s.id == exec) else {
             return false;
         };
-        let Some(output) = session.outputs.get(index) else {
+        let Some((stream, n)) = stdio::read_chunk(&mut session.outputs, index, &mut self.buf)
+        else {
             return false;
-        };
-        let stream = output.stream;
-        let n = match output.read(&mut self.buf) {
-            Chunk::Data(n) => n,
-            Chunk::Empty => return false,
-            Chunk::End => {
-                session.outputs.remove(index);
-                return false;
-            }
         };
         let Some(conn) = session.conn.and_then(|id| self.conns.get_mut(&id)) else {
             return true;
         };
-        let kind = match stream {
-            LogStream::Stdout => FrameKind::Stdout,
-            LogStream::Stderr => FrameKind::Stderr,
-        };
-        conn.send(kind, &self.buf[..n]);
+        conn.send(FrameKind::from(stream), &self.buf[..n]);
         draining || conn.has_room_for(self.buf.len())
     }
 

@@ -89,7 +89,7 @@ pub struct Output {
 }
 
 /// What one read of an output gave.
-pub enum Chunk {
+enum Chunk {
     Data(usize),
     /// Nothing right now.
     Empty,
@@ -97,12 +97,30 @@ pub enum Chunk {
     End,
 }
 
+/// Reads one chunk of `outputs[index]` into `buf`: its stream and length, or `None` when
+/// nothing is ready or there is no such output. A finished output is removed from the list.
+pub fn read_chunk(
+    outputs: &mut Vec<Output>,
+    index: usize,
+    buf: &mut [u8],
+) -> Option<(LogStream, usize)> {
+    let output = outputs.get(index)?;
+    match output.read(buf) {
+        Chunk::Data(n) => Some((output.stream, n)),
+        Chunk::Empty => None,
+        Chunk::End => {
+            outputs.remove(index);
+            None
+        }
+    }
+}
+
 impl Output {
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
-    pub fn read(&self, buf: &mut [u8]) -> Chunk {
+    fn read(&self, buf: &mut [u8]) -> Chunk {
         loop {
             return match read(self.fd.as_raw_fd(), buf) {
                 Ok(0) => Chunk::End,
