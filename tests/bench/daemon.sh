@@ -55,6 +55,9 @@ tar -C "$work/rootfs" --numeric-owner -cf "$work/busybox.tar" .
 berthd_pid=$!
 for _ in $(seq 100); do ctl version >/dev/null 2>&1 && break; sleep 0.1; done
 ctl import "$work/busybox.tar" bench-busybox >/dev/null
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sleep 2
+berthd_idle_rss=$(rss_kib "$berthd_pid")
 
 docker_ready=
 if [[ -z ${NO_DOCKER:-} ]] && command -v docker >/dev/null; then
@@ -95,16 +98,18 @@ fi
 
 # 50 containers started concurrently, then removed; wall time of both phases, in ms.
 batch() {
-    local engine=$1 start end ids
+    local engine=$1 start end ids pids=()
     start=$(date +%s%N)
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         if [[ $engine == berth ]]; then
             ctl run -d --label berth-bench=1 bench-busybox sleep 600 >/dev/null &
         else
             docker run -d --network none --label berth-bench=1 bench-busybox sleep 600 >/dev/null &
         fi
+        pids+=($!)
     done
-    wait
+    # Only these: a bare `wait` would also wait for the daemons started in the background.
+    wait "${pids[@]}"
     if [[ $engine == berth ]]; then
         ids=$(ctl ps -aq)
         # shellcheck disable=SC2086
@@ -133,11 +138,12 @@ if [[ -n $docker_ready ]]; then
     printf 'ratio berth/docker %.2fx\n' "$(awk -v a="${batch_median[berth]}" -v b="${batch_median[docker]}" 'BEGIN {print a / b}')"
 fi
 
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 echo "== memory =="
 sleep 2
-echo "berthd idle RSS: $(rss_kib "$berthd_pid") KiB"
+echo "berthd idle RSS: $berthd_idle_rss KiB after start and import; $(rss_kib "$berthd_pid") KiB after the runs above"
 cid=$(ctl run -d bench-busybox sleep 600)
+# The shim releases its start-up pages once it has been idle for half a second.
+sleep 2
 cpid=$(ctl inspect -f '{{.State.Pid}}' "$cid")
 shim=$(awk '{print $4}' "/proc/$cpid/stat")
 echo "shim RSS: $(rss_kib "$shim") KiB ($(tr '\0' ' ' <"/proc/$shim/cmdline" | cut -c1-60))"
@@ -145,6 +151,7 @@ ctl rm -f "$cid" >/dev/null
 if [[ -n $docker_ready ]]; then
     echo "dockerd RSS: $(rss_kib "$(pgrep -xo dockerd)") KiB, containerd RSS: $(rss_kib "$(pgrep -xo containerd)") KiB"
     did=$(docker run -d --network none --label berth-bench=1 bench-busybox sleep 600)
+    sleep 2
     dpid=$(docker inspect -f '{{.State.Pid}}' "$did")
     dshim=$(awk '{print $4}' "/proc/$dpid/stat")
     echo "containerd shim RSS: $(rss_kib "$dshim") KiB"
