@@ -10,9 +10,10 @@
 #   libprotobuf-dev       ... with Google's well-known types (timestamp.proto)
 #   python3-venv          the Python client test's virtualenv (grpcio, grpcio-tools from PyPI)
 #   tar                   the tests build the busybox image tar
+#   runc                  the tests of berthd driving an external runtime (--runtime runc)
 
 BERTH_APT_PACKAGES=(busybox-static gcc make pkg-config libelf-dev zlib1g-dev jq procps
-    curl ca-certificates protobuf-compiler libprotobuf-dev python3-venv tar)
+    curl ca-certificates protobuf-compiler libprotobuf-dev python3-venv tar runc)
 
 install_deps() {
     local missing=() package
