@@ -87,6 +87,7 @@ impl From<SpecError> for DomainError {
             SpecError::Invalid(_) | SpecError::MissingBindSource(_) => {
                 Self::InvalidArgument(e.to_string())
             }
+            SpecError::Unsupported(m) => Self::Unimplemented(m),
             SpecError::Io { .. } => Self::Internal(e.to_string()),
         }
     }

@@ -128,7 +128,6 @@ fn check_request(name: &str, config: &ContainerConfig, host: &HostConfig) -> Dom
             "invalid stop timeout: must be -1 (no limit) or more".to_owned(),
         ));
     }
-    validate::host_config(host, host::ncpu())?;
     restart::validate(host.restart_policy.as_ref(), host.auto_remove)
 }
 

@@ -1,14 +1,12 @@
 //! UpdateContainer and RenameContainer.
 
-use std::sync::Arc;
-
 use berth_proto::node::v1::{ContainerStatus, Resources, RestartPolicy};
 
-use super::{container_event, ids, restart, rootfs, validate, ContainerManager};
+use super::{container_event, ids, restart, ContainerManager};
 use crate::{
     context::blocking,
     error::{DomainError, DomainResult},
-    host,
+    spec,
 };
 
 impl ContainerManager {
@@ -23,11 +21,17 @@ impl ContainerManager {
         let _op = entry.op.lock().await;
         let mut updated = entry.snapshot();
         let host = updated.host_config.get_or_insert_with(Default::default);
+        let mut limits = None;
         if let Some(new) = &resources {
-            validate::resources(new, host::ncpu())?;
             let current = host.resources.get_or_insert_with(Default::default);
             merge_resources(current, new);
-            validate::resources(current, host::ncpu())?;
+            let merged = current.clone();
+            limits = Some(
+                blocking("checking the new limits", move || {
+                    Ok(spec::live_limits(&merged)?)
+                })
+                .await?,
+            );
         }
         if let Some(policy) = policy {
             restart::validate(Some(&policy), host.auto_remove)?;
@@ -37,20 +41,7 @@ impl ContainerManager {
             entry.status(),
             ContainerStatus::Running | ContainerStatus::Paused
         );
-        if running && resources.is_some() {
-            let ctx = Arc::clone(&self.ctx);
-            let record = updated.clone();
-            let spec = blocking("building the new limits", move || {
-                rootfs::build_spec(&ctx, &record)
-            })
-            .await?;
-            let mut limits = spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.resources().clone())
-                .unwrap_or_default();
-            // The device rules are fixed at creation; an update carries only the limits.
-            limits.set_devices(None);
+        if let Some(limits) = limits.filter(|_| running) {
             self.shim(&entry.id).update(&limits).await?;
         }
         let new_host = updated.host_config.clone();

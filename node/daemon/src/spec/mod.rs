@@ -47,6 +47,9 @@ pub enum SpecError {
     /// A malformed or unsupported setting; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// A setting whose feature has not landed yet (named volumes, bridge networks).
+    #[error("{0}")]
+    Unsupported(String),
     /// A bind-mount source that does not exist.
     #[error("invalid mount config: bind source path does not exist: {0}")]
     MissingBindSource(String),
@@ -193,6 +196,17 @@ fn confine(
         .set_devices(None)
         .set_seccomp((!seccomp_unconfined).then(|| docker_default_profile(caps)));
     Ok(())
+}
+
+/// The cgroup limits `resources` asks for, checked like a new container's, for a live update:
+/// without device rules, which are fixed when the container is created.
+pub fn live_limits(
+    resources: &berth_proto::node::v1::Resources,
+) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+    let mut limits =
+        resources::linux_resources(Some(resources), false, &resources::HostCpus::probe()?)?;
+    limits.set_devices(None);
+    Ok(limits)
 }
 
 /// Builds the process of an exec from the container's spec and the request: the container's

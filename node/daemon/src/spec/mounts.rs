@@ -170,7 +170,7 @@ fn user_mount(m: &UserMount) -> Result<(Mount, Option<&str>), SpecError> {
     match MountType::try_from(m.r#type) {
         Ok(MountType::Bind) => bind_mount(m, target),
         Ok(MountType::Tmpfs) => Ok((tmpfs_mount(m, target)?, None)),
-        Ok(MountType::Volume) => Err(SpecError::Invalid(
+        Ok(MountType::Volume) => Err(SpecError::Unsupported(
             "named volumes are not supported yet".into(),
         )),
         Ok(MountType::Unspecified) | Err(_) => Err(SpecError::Invalid(format!(

@@ -13,14 +13,16 @@ pub enum NetworkMode {
     Host,
 }
 
-/// `none` (also the default, empty) or `host`; every other mode comes with bridge networking.
+/// `none` (also the default: empty or `default`) or `host`. `bridge` comes with bridge
+/// networking; any other name is a user-defined network, and none exist yet.
 pub fn parse_network_mode(mode: &str) -> Result<NetworkMode, SpecError> {
     match mode {
-        "" | "none" => Ok(NetworkMode::None),
+        "" | "none" | "default" => Ok(NetworkMode::None),
         "host" => Ok(NetworkMode::Host),
-        other => Err(SpecError::Invalid(format!(
-            "network mode {other} is not supported yet"
-        ))),
+        "bridge" => Err(SpecError::Unsupported(
+            "network mode bridge is not supported yet".into(),
+        )),
+        other => Err(SpecError::Invalid(format!("network {other} not found"))),
     }
 }
 
@@ -92,6 +94,14 @@ mod tests {
             "network mode bridge is not supported yet"
         );
         assert!(parse_network_mode("container:web").is_err());
+        assert_eq!(parse_network_mode("default").unwrap(), NetworkMode::None);
+        assert!(matches!(
+            parse_network_mode("bridge"),
+            Err(SpecError::Unsupported(_))
+        ));
+        let unknown = parse_network_mode("mynet").unwrap_err();
+        assert!(matches!(unknown, SpecError::Invalid(_)));
+        assert_eq!(unknown.to_string(), "network mynet not found");
     }
 
     #[test]
