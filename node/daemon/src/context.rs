@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use berth_image::ImageStore;
+use berth_image::{registry::Registry, ImageStore};
 use berth_store::Store;
 
 use crate::{
@@ -20,6 +20,8 @@ pub struct Context {
     pub store: Arc<Store>,
     /// The image store.
     pub images: Arc<ImageStore>,
+    /// The registry client (shares downloads between concurrent pulls).
+    pub registry: Registry,
     /// The event bus.
     pub events: EventBus,
     /// The OCI runtime.

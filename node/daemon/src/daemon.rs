@@ -2,7 +2,10 @@
 
 use std::{future::Future, sync::Arc};
 
-use berth_image::ImageStore;
+use berth_image::{
+    registry::{Registry, RegistryConfig},
+    ImageStore,
+};
 use berth_store::{Store, DEFAULT_EVENT_HISTORY};
 
 use crate::{
@@ -73,6 +76,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         paths,
         store,
         images,
+        registry: Registry::new(RegistryConfig::default()),
         runtime: config.runtime.clone(),
         shim: config.shim.clone(),
         cgroup_parent: config.cgroup_parent.clone(),

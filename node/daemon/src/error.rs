@@ -25,6 +25,15 @@ pub enum DomainError {
     /// A needed component (a shim, the runtime) is not reachable.
     #[error("{0}")]
     Unavailable(String),
+    /// Content is corrupt: it does not match its digest, or a transfer ended early.
+    #[error("{0}")]
+    DataLoss(String),
+    /// A registry refused the credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A registry denied access, or plain HTTP is not allowed for it.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The operation is not available yet.
     #[error("{0}")]
     Unimplemented(String),
@@ -76,6 +85,11 @@ impl From<ImageError> for DomainError {
             }
             ImageError::InvalidArgument(m) => Self::InvalidArgument(m),
             ImageError::InUse(m) => Self::FailedPrecondition(m),
+            ImageError::Corrupt(m) => Self::DataLoss(m),
+            ImageError::Unauthenticated(m) => Self::Unauthenticated(m),
+            ImageError::PermissionDenied(m) => Self::PermissionDenied(m),
+            ImageError::Unavailable(m) => Self::Unavailable(m),
+            ImageError::Unsupported(m) => Self::Unimplemented(m),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -23,6 +23,22 @@ pub enum ImageError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Content does not match its digest, size or diff ID, or a transfer ended early.
+    #[error("{0}")]
+    Corrupt(String),
+    /// The registry refused the credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Not allowed: the registry denied access, or plain HTTP to a registry that is not
+    /// configured as insecure.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The registry cannot be reached, or failed mid-transfer.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A media type or manifest form Berth does not handle.
+    #[error("{0}")]
+    Unsupported(String),
     /// The metadata database failed.
     #[error("image index: {0}")]
     Database(String),

@@ -14,12 +14,10 @@ use oci_spec::image::{
     Arch, Config, Descriptor, Digest, History, ImageConfiguration, ImageManifestBuilder, MediaType,
     Os, RootFs,
 };
-use redb::ReadableTable;
 
 use crate::content::{Blob, Expected};
-use crate::index::{
-    self, ImageRecord, SnapshotRecord, View, COUNTERS, IMAGES, NEXT_SNAPSHOT, SNAPSHOTS, TAGS,
-};
+use crate::index::{ImageRecord, SnapshotRecord, View};
+use crate::layers::LayerSnapshot;
 use crate::tar_reader::{read_error, Limits};
 use crate::{changes, Image, ImageConfig, ImageError, ImageStore, ImportOptions};
 
@@ -45,12 +43,11 @@ impl ImageStore {
         }
         let mut config = ImageConfig::default();
         changes::apply(&mut config, &options.changes)?;
-        let _guard = self.lock();
         let mut written = Written::default();
         let id = match self.import_locked(tar, options, config, &mut written) {
             Ok(id) => id,
             Err(e) => {
-                self.roll_back(&written);
+                self.roll_back(written.snapshot.as_slice(), &written.blobs);
                 return Err(e);
             }
         };
@@ -117,7 +114,13 @@ impl ImageStore {
             config,
             repo_digests: Vec::new(),
         };
-        self.commit_image(&record, &chain_id, snapshot, options)?;
+        let layer = LayerSnapshot {
+            chain_id,
+            snapshot,
+            created: written.snapshot.is_some(),
+        };
+        let tags: Vec<String> = options.reference.iter().map(|r| r.to_string()).collect();
+        self.commit_image(&record, &[layer], &tags, None)?;
         Ok(record.id)
     }
 
@@ -155,62 +158,6 @@ impl ImageStore {
                 .map_err(|e| ImageError::io("writing the layer blob", e))?;
         }
         ingest.commit(Expected::default())
-    }
-
-    /// Reserves a snapshot directory number.
-    fn allocate_snapshot(&self) -> Result<u64, ImageError> {
-        let txn = self.db.begin_write()?;
-        let n = {
-            let mut counters = txn.open_table(COUNTERS)?;
-            let n = counters.get(NEXT_SNAPSHOT)?.map_or(1, |v| v.value());
-            counters.insert(NEXT_SNAPSHOT, n + 1)?;
-            n
-        };
-        txn.commit()?;
-        Ok(n)
-    }
-
-    /// Records the image, counts its reference on the snapshot and tags it, in one transaction.
-    fn commit_image(
-        &self,
-        record: &ImageRecord,
-        chain_id: &str,
-        mut snapshot: SnapshotRecord,
-        options: &ImportOptions,
-    ) -> Result<(), ImageError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut images = txn.open_table(IMAGES)?;
-            // Identical config bytes mean the very same image: just (re)tag it.
-            if images.get(record.id.as_str())?.is_none() {
-                images.insert(record.id.as_str(), index::encode(record)?.as_slice())?;
-                snapshot.refs += 1;
-                txn.open_table(SNAPSHOTS)?
-                    .insert(chain_id, index::encode(&snapshot)?.as_slice())?;
-            }
-            if let Some(reference) = &options.reference {
-                txn.open_table(TAGS)?
-                    .insert(reference.to_string().as_str(), record.id.as_str())?;
-            }
-        }
-        txn.commit()?;
-        Ok(())
-    }
-
-    /// Removes what a failed import wrote, except blobs another image already had.
-    fn roll_back(&self, written: &Written) {
-        // Best effort: the caller reports the import's own error, and anything left here is
-        // unreferenced garbage that the next open collects.
-        if let Some(dir) = written.snapshot {
-            let _ = self.snapshots.remove(dir);
-        }
-        let Ok(view) = View::load(&self.db) else {
-            return;
-        };
-        let referenced = view.referenced_blobs();
-        for blob in written.blobs.iter().filter(|b| !referenced.contains(*b)) {
-            let _ = self.content.delete(blob);
-        }
     }
 }
 

@@ -4,20 +4,24 @@ use std::sync::Arc;
 
 use berth_image::DeleteItem;
 use berth_proto::node::v1::{
-    image_service_server::ImageService, import_image_request, GetImageRequest, GetImageResponse,
-    Image, ImageConfig, ImageDeleteItem, ImportImageRequest, ImportImageResponse,
-    ListImagesRequest, ListImagesResponse, RemoveImageRequest, RemoveImageResponse, RootFs,
-    TagImageRequest, TagImageResponse,
+    image_service_server::ImageService, import_image_request, GetImageHistoryRequest,
+    GetImageHistoryResponse, GetImageRequest, GetImageResponse, Image, ImageConfig,
+    ImageDeleteItem, ImportImageRequest, ImportImageResponse, ListImagesRequest,
+    ListImagesResponse, LoadImagesRequest, LoadImagesResponse, LoginRegistryRequest,
+    LoginRegistryResponse, PruneImagesRequest, PruneImagesResponse, PullImageRequest,
+    PullImageResponse, PushImageRequest, PushImageResponse, RemoveImageRequest,
+    RemoveImageResponse, RootFs, SaveImagesRequest, SaveImagesResponse, TagImageRequest,
+    TagImageResponse,
 };
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::Api;
+use super::{image_archive, image_maintenance, image_pull, image_push, streams::BoxStream, Api};
 use crate::{images::ImageManager, stream_io::CHUNK, time};
 
 /// The ImageService implementation.
 pub struct ImageApi {
-    images: Arc<ImageManager>,
+    pub(super) images: Arc<ImageManager>,
 }
 
 impl ImageApi {
@@ -145,5 +149,60 @@ impl ImageService for ImageApi {
         let req = request.into_inner();
         self.images.tag(&req.source, &req.target).await?;
         Ok(Response::new(TagImageResponse {}))
+    }
+
+    type PullImageStream = BoxStream<PullImageResponse>;
+
+    async fn pull_image(
+        &self,
+        request: Request<PullImageRequest>,
+    ) -> Result<Response<Self::PullImageStream>, Status> {
+        image_pull::pull(self, request.into_inner()).await
+    }
+
+    type PushImageStream = BoxStream<PushImageResponse>;
+
+    async fn push_image(
+        &self,
+        request: Request<PushImageRequest>,
+    ) -> Result<Response<Self::PushImageStream>, Status> {
+        image_push::push(self, request.into_inner()).await
+    }
+
+    async fn login_registry(
+        &self,
+        request: Request<LoginRegistryRequest>,
+    ) -> Result<Response<LoginRegistryResponse>, Status> {
+        image_push::login(self, request.into_inner()).await
+    }
+
+    type SaveImagesStream = BoxStream<SaveImagesResponse>;
+
+    async fn save_images(
+        &self,
+        request: Request<SaveImagesRequest>,
+    ) -> Result<Response<Self::SaveImagesStream>, Status> {
+        image_archive::save(self, request.into_inner()).await
+    }
+
+    async fn load_images(
+        &self,
+        request: Request<Streaming<LoadImagesRequest>>,
+    ) -> Result<Response<LoadImagesResponse>, Status> {
+        image_archive::load(self, request.into_inner()).await
+    }
+
+    async fn get_image_history(
+        &self,
+        request: Request<GetImageHistoryRequest>,
+    ) -> Result<Response<GetImageHistoryResponse>, Status> {
+        image_maintenance::history(self, request.into_inner()).await
+    }
+
+    async fn prune_images(
+        &self,
+        request: Request<PruneImagesRequest>,
+    ) -> Result<Response<PruneImagesResponse>, Status> {
+        image_maintenance::prune(self, request.into_inner()).await
     }
 }

@@ -2,6 +2,10 @@
 //! every endpoint, with a tracing span per request.
 
 mod containers;
+mod image_archive;
+mod image_maintenance;
+mod image_pull;
+mod image_push;
 mod images;
 mod listen;
 pub mod status;

@@ -17,6 +17,9 @@ impl From<DomainError> for Status {
             DomainError::FailedPrecondition(_) => Status::new(Code::FailedPrecondition, message),
             DomainError::Unavailable(_) => Status::new(Code::Unavailable, message),
             DomainError::Unimplemented(_) => Status::new(Code::Unimplemented, message),
+            DomainError::DataLoss(_) => Status::new(Code::DataLoss, message),
+            DomainError::Unauthenticated(_) => Status::new(Code::Unauthenticated, message),
+            DomainError::PermissionDenied(_) => Status::new(Code::PermissionDenied, message),
             DomainError::CannotRun { exit_code, .. } => {
                 let mut status = Status::new(Code::InvalidArgument, message);
                 status
@@ -56,6 +59,15 @@ mod tests {
             (
                 DomainError::Unimplemented("later".into()),
                 Code::Unimplemented,
+            ),
+            (DomainError::DataLoss("digest".into()), Code::DataLoss),
+            (
+                DomainError::Unauthenticated("denied".into()),
+                Code::Unauthenticated,
+            ),
+            (
+                DomainError::PermissionDenied("http".into()),
+                Code::PermissionDenied,
             ),
             (DomainError::Internal("oops".into()), Code::Internal),
         ];

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use berth_proto::node::v1::{
     system_service_server::SystemService, GetDiskUsageRequest, GetDiskUsageResponse,
-    GetInfoRequest, GetInfoResponse, GetVersionRequest, GetVersionResponse, SubscribeEventsRequest,
-    SubscribeEventsResponse,
+    GetInfoRequest, GetInfoResponse, GetVersionRequest, GetVersionResponse, PruneSystemRequest,
+    PruneSystemResponse, SubscribeEventsRequest, SubscribeEventsResponse,
 };
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
 use tonic::{Request, Response, Status};
@@ -59,5 +59,13 @@ impl SystemService for SystemApi {
         _request: Request<GetDiskUsageRequest>,
     ) -> Result<Response<GetDiskUsageResponse>, Status> {
         Ok(Response::new(self.system.disk_usage().await?))
+    }
+
+    async fn prune_system(
+        &self,
+        request: Request<PruneSystemRequest>,
+    ) -> Result<Response<PruneSystemResponse>, Status> {
+        let _ = request;
+        unimplemented!("contract")
     }
 }

@@ -1,6 +1,11 @@
 //! The image domain: a thin layer over `berth_image::ImageStore` that adds events, container
 //! usage checks, list filters and pagination.
 
+mod archive;
+mod maintenance;
+mod pull;
+mod push;
+
 use std::{collections::HashMap, sync::Arc};
 
 use berth_image::{DeleteItem, Image, ImportOptions, Reference};

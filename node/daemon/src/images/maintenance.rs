@@ -1,0 +1,1 @@
+//! History and pruning (GetImageHistory, PruneImages, the image part of PruneSystem).

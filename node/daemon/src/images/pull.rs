@@ -1,0 +1,1 @@
+//! Pulling images from registries (PullImage, `run --pull`).

@@ -1,0 +1,1 @@
+//! Pushing images to registries and checking logins (PushImage, LoginRegistry).
