@@ -4,6 +4,8 @@
 //! verified here, and layers stream from the wire through the digest check and decompression
 //! straight into the unpacker (no full temporary copy).
 
+mod client;
+
 use std::sync::Arc;
 
 use crate::{Image, ImageError, ImageStore, Reference};
