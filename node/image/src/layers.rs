@@ -250,6 +250,12 @@ pub(crate) fn image_record(
         .as_deref()
         .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
         .map(|c| c.with_timezone(&Utc));
+    let config = parsed
+        .config()
+        .as_ref()
+        .map(runtime_defaults)
+        .unwrap_or_default();
+    check_config_paths(config_digest, &config)?;
     let comment = parsed
         .history()
         .as_ref()
@@ -274,6 +280,30 @@ pub(crate) fn image_record(
             .unwrap_or_default(),
         repo_digests: Vec::new(),
     })
+}
+
+/// Refuses config paths that could point anywhere but where they say (SECURITY.md item 10):
+/// a working directory or volume that is relative or has a `..` component, or an empty volume.
+fn check_config_paths(config_digest: &str, config: &ImageConfig) -> Result<(), ImageError> {
+    let bad = |path: &str| {
+        !path.starts_with('/')
+            || std::path::Path::new(path)
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+    };
+    if !config.working_dir.is_empty() && bad(&config.working_dir) {
+        return Err(ImageError::invalid(format!(
+            "image config {config_digest}: working directory {:?} must be an absolute path \
+             without ..",
+            config.working_dir
+        )));
+    }
+    if let Some(volume) = config.volumes.iter().find(|v| bad(v)) {
+        return Err(ImageError::invalid(format!(
+            "image config {config_digest}: volume {volume:?} must be an absolute path without .."
+        )));
+    }
+    Ok(())
 }
 
 /// The container defaults of an OCI runtime config.
@@ -322,6 +352,38 @@ mod tests {
         let helm =
             Compression::from_media_type("application/vnd.cncf.helm.chart.content.v1.tar+gzip");
         assert!(matches!(helm, Err(ImageError::Unsupported(_))));
+    }
+
+    #[test]
+    fn config_paths_that_could_escape_are_refused() {
+        let with = |config: &str| {
+            format!(
+                r#"{{"architecture":"amd64","os":"linux","config":{config},
+                   "rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+            )
+        };
+        for config in [
+            r#"{"WorkingDir":"../x"}"#,
+            r#"{"WorkingDir":"/a/../../x"}"#,
+            r#"{"WorkingDir":"relative"}"#,
+            r#"{"Volumes":{"":{}}}"#,
+            r#"{"Volumes":{"/data/../../etc":{}}}"#,
+        ] {
+            let err = image_record("sha256:m", &[], "sha256:c", with(config).as_bytes());
+            assert!(
+                matches!(err, Err(ImageError::InvalidArgument(_))),
+                "{config}"
+            );
+        }
+        let ok = image_record(
+            "sha256:m",
+            &[],
+            "sha256:c",
+            with(r#"{"WorkingDir":"/srv","Volumes":{"/data":{}}}"#).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(ok.config.working_dir, "/srv");
+        assert_eq!(ok.config.volumes, vec!["/data".to_string()]);
     }
 
     #[test]
