@@ -5,6 +5,8 @@
 //! straight into the unpacker (no full temporary copy).
 
 mod client;
+mod login;
+mod push;
 
 use std::sync::Arc;
 
@@ -181,8 +183,7 @@ impl Registry {
         request: PushRequest,
         progress: ProgressSink,
     ) -> Result<PushOutcome, ImageError> {
-        let _ = (store, request, progress);
-        unimplemented!("contract")
+        push::push(&self.config, store, request, progress).await
     }
 
     /// Checks `credentials` against `registry` (`host[:port]`; empty: Docker Hub).
@@ -191,7 +192,6 @@ impl Registry {
         registry: &str,
         credentials: &Credentials,
     ) -> Result<LoginOutcome, ImageError> {
-        let _ = (registry, credentials);
-        unimplemented!("contract")
+        login::login(&self.config, registry, credentials).await
     }
 }

@@ -1,0 +1,308 @@
+//! `Registry::push` and `Registry::login` against Debian's `docker-registry` on a loopback
+//! port (one instance anonymous, one with htpasswd basic auth), checked with skopeo.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth_image::registry::{
+    Credentials, LayerProgress, LayerState, PushOutcome, PushRequest, Registry, RegistryConfig,
+};
+use berth_image::{Image, ImageError, ImageStore, ImportOptions, Reference};
+use common::{busybox_rootfs, is_root, tar_of, TestStore};
+use tempfile::TempDir;
+
+const USER: &str = "berth";
+const PASSWORD: &str = "s3cret-pw";
+
+/// A `docker-registry` on 127.0.0.1, storing in a tempdir; killed on drop.
+struct TestRegistry {
+    child: Child,
+    host: String,
+    _dir: TempDir,
+}
+
+impl TestRegistry {
+    fn start(basic_auth: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        if basic_auth {
+            let htpasswd = Command::new("htpasswd")
+                .args(["-Bbn", USER, PASSWORD])
+                .output()
+                .unwrap();
+            assert!(htpasswd.status.success());
+            fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        fs::write(&config_path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(&host).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TestRegistry {
+            child,
+            host,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Imports a busybox rootfs (plus `extra` bytes in /data, to make the layer big) as `name`.
+fn import(store: &ImageStore, name: &str, extra: usize) -> Image {
+    let work = tempfile::tempdir().unwrap();
+    let root = busybox_rootfs(work.path());
+    if extra > 0 {
+        // Incompressible bytes, so the layer stays big whatever the encoding.
+        let mut data = vec![0u8; extra];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for b in &mut data {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        fs::write(root.join("data"), data).unwrap();
+    }
+    let tar = tar_of(&root);
+    let options = ImportOptions {
+        reference: Some(Reference::parse(name).unwrap()),
+        ..ImportOptions::default()
+    };
+    store.import(&mut tar.as_slice(), &options).unwrap()
+}
+
+fn credentials(password: &str) -> Credentials {
+    Credentials {
+        username: USER.into(),
+        password: password.into(),
+        ..Credentials::default()
+    }
+}
+
+/// Pushes `name`; returns the outcome and the final state of each blob.
+async fn push(
+    store: &Arc<ImageStore>,
+    name: &str,
+    credentials: Credentials,
+) -> (Result<PushOutcome, ImageError>, Vec<(String, LayerState)>) {
+    let registry = Registry::new(RegistryConfig::default());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<LayerProgress>();
+    let request = PushRequest {
+        reference: Reference::parse(name).unwrap(),
+        credentials,
+    };
+    let outcome = registry.push(store, request, tx).await;
+    let mut last: Vec<(String, LayerState)> = Vec::new();
+    while let Some(p) = rx.recv().await {
+        match last.iter_mut().find(|(d, _)| *d == p.digest) {
+            Some(entry) => entry.1 = p.state,
+            None => last.push((p.digest, p.state)),
+        }
+    }
+    (outcome, last)
+}
+
+fn states(blobs: &[(String, LayerState)]) -> Vec<LayerState> {
+    blobs.iter().map(|(_, s)| *s).collect()
+}
+
+fn skopeo(args: &[&str]) -> String {
+    let output = Command::new("skopeo").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The config digest of the image skopeo copied into the OCI layout `dir`.
+fn copied_config_digest(dir: &Path) -> String {
+    let blob = |digest: &str| -> serde_json::Value {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        serde_json::from_slice(&fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest = blob(index["manifests"][0]["digest"].as_str().unwrap());
+    manifest["config"]["digest"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_uploads_then_finds_existing_blobs_then_mounts_across_repositories() {
+    if !is_root() {
+        return;
+    }
+    let registry = TestRegistry::start(false);
+    let test = TestStore::new();
+    let store = Arc::new(test.store);
+    let name = format!("{}/berth/busybox:v1", registry.host);
+    let image = import(&store, &name, 0);
+
+    let (outcome, blobs) = push(&store, &name, Credentials::default()).await;
+    let outcome = outcome.unwrap();
+    assert_eq!(outcome.tag, "v1");
+    assert_eq!(outcome.digest, image.manifest_digest);
+    assert_eq!(blobs.len(), 2, "one layer and the config");
+    assert_eq!(states(&blobs), [LayerState::Complete; 2]);
+
+    let inspect: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{name}"),
+    ]))
+    .unwrap();
+    assert_eq!(inspect["Digest"], outcome.digest.as_str());
+    let out = tempfile::tempdir().unwrap();
+    let layout = out.path().join("layout");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}"),
+        &format!("oci:{}:v1", layout.display()),
+    ]);
+    assert_eq!(copied_config_digest(&layout), image.id, "same image ID");
+
+    let pinned = format!("{}/berth/busybox@{}", registry.host, outcome.digest);
+    assert_eq!(store.get(&image.id).unwrap().repo_digests, [pinned]);
+
+    let (again, blobs) = push(&store, &name, Credentials::default()).await;
+    assert_eq!(again.unwrap().digest, outcome.digest);
+    assert_eq!(states(&blobs), [LayerState::AlreadyExists; 2]);
+
+    let other = format!("{}/berth/other:v2", registry.host);
+    store
+        .tag(&name, &Reference::parse(&other).unwrap())
+        .unwrap();
+    let (mounted, blobs) = push(&store, &other, Credentials::default()).await;
+    assert_eq!(mounted.unwrap().digest, outcome.digest);
+    assert_eq!(states(&blobs), [LayerState::Mounted; 2]);
+    skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{other}"),
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn big_layers_stream_up_in_chunks() {
+    if !is_root() {
+        return;
+    }
+    let registry = TestRegistry::start(false);
+    let test = TestStore::new();
+    let store = Arc::new(test.store);
+    let name = format!("{}/big:latest", registry.host);
+    let image = import(&store, &name, 12 << 20);
+
+    let (outcome, blobs) = push(&store, &name, Credentials::default()).await;
+    assert_eq!(outcome.unwrap().digest, image.manifest_digest);
+    assert_eq!(states(&blobs), [LayerState::Complete; 2]);
+    // skopeo checks every blob's digest on the way out.
+    let out = tempfile::tempdir().unwrap();
+    let layout = out.path().join("layout");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{name}"),
+        &format!("oci:{}:latest", layout.display()),
+    ]);
+    assert_eq!(copied_config_digest(&layout), image.id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_registry_checks_logins_and_pushes() {
+    if !is_root() {
+        return;
+    }
+    let registry = TestRegistry::start(true);
+    let client = Registry::new(RegistryConfig::default());
+
+    let ok = client
+        .login(&registry.host, &credentials(PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(ok.status, "Login Succeeded");
+    let wrong = client
+        .login(&registry.host, &credentials("wrong"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, ImageError::Unauthenticated(m)
+            if m.contains("401 Unauthorized") && m.contains("authentication required")),
+        "{wrong:?}"
+    );
+
+    let test = TestStore::new();
+    let store = Arc::new(test.store);
+    let name = format!("{}/private/busybox:v1", registry.host);
+    let image = import(&store, &name, 0);
+    let (anonymous, _) = push(&store, &name, Credentials::default()).await;
+    assert!(
+        matches!(anonymous, Err(ImageError::Unauthenticated(_))),
+        "{anonymous:?}"
+    );
+    let (denied, _) = push(&store, &name, credentials("wrong")).await;
+    assert!(
+        matches!(denied, Err(ImageError::Unauthenticated(_))),
+        "{denied:?}"
+    );
+    let (pushed, _) = push(&store, &name, credentials(PASSWORD)).await;
+    assert_eq!(pushed.unwrap().digest, image.manifest_digest);
+    let inspect = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("--creds={USER}:{PASSWORD}"),
+        &format!("docker://{name}"),
+    ]);
+    assert!(inspect.contains(&image.manifest_digest));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushing_an_untagged_name_is_not_found() {
+    let test = TestStore::new();
+    let store = Arc::new(test.store);
+    let (outcome, blobs) = push(&store, "127.0.0.1:1/nothing:v1", Credentials::default()).await;
+    assert!(
+        matches!(&outcome, Err(ImageError::NotFound(m)) if m.contains("127.0.0.1:1/nothing")),
+        "{outcome:?}"
+    );
+    assert!(blobs.is_empty());
+}
