@@ -67,10 +67,9 @@ pub(super) async fn push(
     let tag = reference.tag().unwrap_or("latest").to_string();
     let tagged = format!("{}:{tag}", reference.name());
     let image = store.get(&tagged).map_err(|e| match e {
-        ImageError::NotFound(_) => ImageError::NotFound(format!(
-            "an image does not exist locally with the tag: {}",
-            reference.familiar_name()
-        )),
+        ImageError::NotFound(_) => {
+            ImageError::NotFound(format!("{}:{tag}", reference.familiar_name()))
+        }
         other => other,
     })?;
     let manifest_bytes = read_blob(store, &image.manifest_digest).await?;
@@ -111,7 +110,9 @@ pub(super) async fn push(
     for blob in &blobs {
         push.report(blob, LayerState::Waiting, 0);
     }
-    stream::iter(blobs.iter().map(|blob| push.blob(blob)))
+    // Collected first: a lazy `map` closure here makes the future not provably `Send`.
+    let uploads: Vec<_> = blobs.iter().map(|blob| push.blob(blob)).collect();
+    stream::iter(uploads)
         .buffer_unordered(config.max_concurrent_uploads.max(1))
         .try_collect::<Vec<()>>()
         .await?;
