@@ -15,10 +15,13 @@ use crate::commands::{
         ContainersArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, UpdateArgs,
         WaitArgs,
     },
+    login::{LoginArgs, LogoutArgs},
     logs::LogsArgs,
     port::PortArgs,
     prune::PruneArgs,
     ps::PsArgs,
+    pull::PullArgs,
+    push::PushArgs,
     run::RunArgs,
     stats::StatsArgs,
     system::{DfArgs, InfoArgs, VersionArgs},
@@ -68,6 +71,14 @@ pub enum Command {
     Tag(TagArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
+    /// Authenticate to a registry.
+    Login(LoginArgs),
+    /// Log out from a registry.
+    Logout(LogoutArgs),
     /// Manage images.
     #[command(name = "image")]
     ImageGroup(ImageGroup),
@@ -175,6 +186,10 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
 }
 
 /// `system …`.

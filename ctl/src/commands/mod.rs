@@ -10,12 +10,16 @@ pub mod events;
 pub mod exec;
 pub mod export;
 pub mod image;
+pub mod image_name;
 pub mod inspect;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
 pub mod port;
 pub mod prune;
 pub mod ps;
+pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod run;
 pub mod stats;
@@ -43,12 +47,18 @@ pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result
         Command::Rmi(args) => image::rmi(clients, args).await,
         Command::Tag(args) => image::tag(clients, args).await,
         Command::Import(args) => image::import(clients, args).await,
+        Command::Pull(args) => pull::pull(clients, args).await,
+        Command::Push(args) => push::push(clients, args).await,
+        Command::Login(args) => login::login(clients, args).await,
+        Command::Logout(args) => login::logout(args).await,
         Command::ImageGroup(group) => match group.command {
             ImageCommand::Ls(args) => image::images(clients, args).await,
             ImageCommand::Rm(args) => image::rmi(clients, args).await,
             ImageCommand::Tag(args) => image::tag(clients, args).await,
             ImageCommand::Inspect(args) => image::inspect(clients, args).await,
             ImageCommand::Import(args) => image::import(clients, args).await,
+            ImageCommand::Pull(args) => pull::pull(clients, args).await,
+            ImageCommand::Push(args) => push::push(clients, args).await,
         },
         Command::Version(args) => system::version(clients, host, args).await,
         Command::Info(args) => system::info(clients, args).await,
