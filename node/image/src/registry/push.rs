@@ -48,6 +48,8 @@ struct Push<'a> {
     /// Other repositories of the same registry that hold the image (mount sources).
     sources: Vec<oci_client::Reference>,
     progress: ProgressSink,
+    /// The config blob, pushed like a layer but not reported: Docker lists layers only.
+    config_digest: String,
     what: String,
 }
 
@@ -98,6 +100,7 @@ pub(super) async fn push(
         sources: mount_sources(reference, image.repo_tags.iter().chain(&image.repo_digests)),
         target,
         progress,
+        config_digest: manifest.config.digest.clone(),
         what,
     };
 
@@ -177,7 +180,8 @@ impl Push<'_> {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| ImageError::io(format!("opening blob {}", blob.digest), e))?;
-        let chunks = file_chunks(file, blob.clone(), self.progress.clone());
+        let sink = (blob.digest != self.config_digest).then(|| self.progress.clone());
+        let chunks = file_chunks(file, blob.clone(), sink);
         let pushed = self
             .client
             .push_blob_stream_chunked(&self.target, chunks)
@@ -193,6 +197,9 @@ impl Push<'_> {
     }
 
     fn report(&self, blob: &BlobRef, state: LayerState, current: u64) {
+        if blob.digest == self.config_digest {
+            return;
+        }
         // A client that went away does not stop the push.
         let _ = self.progress.send(LayerProgress {
             digest: blob.digest.clone(),
@@ -203,11 +210,11 @@ impl Push<'_> {
     }
 }
 
-/// A blob file as a stream of chunks, reporting the bytes read as transferred.
+/// A blob file as a stream of chunks, reporting the bytes read as transferred to `progress`.
 fn file_chunks(
     file: tokio::fs::File,
     blob: BlobRef,
-    progress: ProgressSink,
+    progress: Option<ProgressSink>,
 ) -> impl futures::Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static {
     stream::try_unfold((file, 0u64), move |(mut file, sent)| {
         let progress = progress.clone();
@@ -220,12 +227,14 @@ fn file_chunks(
             }
             buf.truncate(n);
             let sent = sent + n as u64;
-            let _ = progress.send(LayerProgress {
-                digest: blob.digest,
-                state: LayerState::Transferring,
-                current: sent,
-                total: blob.size,
-            });
+            if let Some(progress) = &progress {
+                let _ = progress.send(LayerProgress {
+                    digest: blob.digest,
+                    state: LayerState::Transferring,
+                    current: sent,
+                    total: blob.size,
+                });
+            }
             Ok(Some((Bytes::from(buf), (file, sent))))
         }
     })
