@@ -310,3 +310,82 @@ async fn pushing_an_untagged_name_is_not_found() {
     );
     assert!(blobs.is_empty());
 }
+
+/// A token-auth registry's login side, test-only: `/v2/` challenges with Bearer, `/token`
+/// trades the right basic credentials for a token, and `/v2/` accepts that token.
+fn start_token_registry() -> String {
+    use base64::Engine;
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{host}/token");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut authorization = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("authorization") {
+                        authorization = value.trim().to_string();
+                    }
+                }
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or_default();
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+            );
+            let (status, headers, body) = if path.starts_with("/token") {
+                if authorization == basic {
+                    ("200 OK", String::new(), r#"{"token":"t0ken"}"#.to_string())
+                } else {
+                    (
+                        "401 Unauthorized",
+                        String::new(),
+                        r#"{"details":"incorrect username or password"}"#.to_string(),
+                    )
+                }
+            } else if authorization == "Bearer t0ken" {
+                ("200 OK", String::new(), "{}".to_string())
+            } else {
+                (
+                    "401 Unauthorized",
+                    format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"test\"\r\n"),
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
+                        .to_string(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    host
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_login_trades_credentials_for_a_token() {
+    let host = start_token_registry();
+    let client = Registry::new(RegistryConfig::default());
+    let ok = client.login(&host, &credentials(PASSWORD)).await.unwrap();
+    assert_eq!(ok.status, "Login Succeeded");
+    let wrong = client
+        .login(&host, &credentials("wrong"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, ImageError::Unauthenticated(m) if m.contains("incorrect username or password")),
+        "{wrong:?}"
+    );
+}
