@@ -67,7 +67,8 @@ impl ProgressView {
             Some(index) => index,
             None => {
                 let bar = self.bars.as_ref().map(|bars| {
-                    let bar = bars.add(ProgressBar::new(0));
+                    // Styled before it is added, so that it is never drawn as a bare bar.
+                    let bar = bars.add(ProgressBar::new(0).with_style(text_style()));
                     bar.set_prefix(short_digest(&progress.digest).to_string());
                     bar
                 });
@@ -124,10 +125,13 @@ fn draw(bar: &ProgressBar, transfer: Transfer, state: LayerState, progress: &Lay
         bar.set_length(u64::try_from(progress.total).unwrap_or(0));
         bar.set_position(u64::try_from(progress.current).unwrap_or(0));
     } else {
-        let style = ProgressStyle::with_template("{prefix}: {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style);
+        bar.set_style(text_style());
     }
+}
+
+/// A layer's line without a bar: `<digest>: <state>`.
+fn text_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix}: {msg}").unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 /// What Docker says for a layer in `state`.
