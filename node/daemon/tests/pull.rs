@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-#[path = "../../image/tests/common/mod.rs"]
+#[path = "../../image/tests/registry/mod.rs"]
 mod registry;
 
 use berth_proto::node::v1::{
@@ -64,7 +64,7 @@ async fn pull_streams_progress_then_the_image() {
     let (progress, result) = pull(&daemon, &reference, "").await.unwrap();
     let image = result.image.unwrap();
     assert_eq!(image.id, built.config_digest);
-    assert_eq!(image.repo_tags, [reference.clone()]);
+    assert_eq!(image.repo_tags, std::slice::from_ref(&reference));
     assert!(!result.up_to_date);
     for digest in &built.layer_digests {
         let last = progress.iter().rev().find(|p| p.digest == *digest).unwrap();

@@ -1,6 +1,8 @@
 //! Pulls from a real `docker-registry` seeded by `skopeo` with images Berth did not make.
 
-mod common;
+#![allow(clippy::unwrap_used)]
+
+mod registry;
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use berth_image::registry::{
     RegistryConfig,
 };
 use berth_image::{ImageError, ImageStore, Reference};
-use common::{Compress, Layer, Layout, TestRegistry};
+use registry::{Compress, Layer, Layout, TestRegistry};
 
 struct Store {
     dir: tempfile::TempDir,
@@ -86,7 +88,7 @@ async fn pull_by_tag_and_digest_with_gzip_and_zstd_layers() {
         "the ID is the config digest"
     );
     assert!(!outcome.up_to_date);
-    assert_eq!(outcome.image.repo_tags, [reference.clone()]);
+    assert_eq!(outcome.image.repo_tags, std::slice::from_ref(&reference));
     let manifest_digest = registry.manifest_digest("app", "v1");
     let manifest_digest = manifest_digest.as_str();
     assert_eq!(outcome.digest, manifest_digest);
@@ -245,7 +247,7 @@ async fn multi_platform_indexes_resolve_to_the_requested_platform() {
     );
     let mut arm64_v8 = arm64.descriptor.clone();
     arm64_v8["platform"]["variant"] = "v8".into();
-    let arm64 = common::Built {
+    let arm64 = registry::Built {
         descriptor: arm64_v8,
         ..arm64
     };
