@@ -1,14 +1,14 @@
-//! ImageService handlers: PushImage and LoginRegistry, and the conversions a registry
-//! transfer needs (credentials in, progress out), which PullImage shares.
+//! ImageService handlers: PushImage and LoginRegistry.
 
 use std::future::Future;
 
-use berth_image::registry::{self, Credentials};
+use berth_image::registry;
 use berth_proto::node::v1::*;
 use tokio::sync::mpsc;
 use tonic::{Response, Status};
 
 use super::{
+    image_pull::layer_progress,
     images::ImageApi,
     streams::{self, BoxStream},
 };
@@ -19,9 +19,8 @@ pub(super) async fn push(
     request: PushImageRequest,
 ) -> Result<Response<BoxStream<PushImageResponse>>, Status> {
     let images = std::sync::Arc::clone(&api.images);
-    let credentials = credentials(request.auth);
     let (progress, updates) = mpsc::unbounded_channel();
-    let work = async move { images.push(&request.reference, credentials, progress).await };
+    let work = async move { images.push(request, progress).await };
     let stream = transfer_stream(
         work,
         updates,
@@ -43,42 +42,11 @@ pub(super) async fn login(
     api: &ImageApi,
     request: LoginRegistryRequest,
 ) -> Result<Response<LoginRegistryResponse>, Status> {
-    let credentials = credentials(request.auth);
-    let outcome = api.images.login(&request.registry, &credentials).await?;
+    let outcome = api.images.login(request).await?;
     Ok(Response::new(LoginRegistryResponse {
         status: outcome.status,
         identity_token: outcome.identity_token,
     }))
-}
-
-/// The credentials a request carries (none: anonymous).
-pub(super) fn credentials(auth: Option<RegistryAuth>) -> Credentials {
-    let auth = auth.unwrap_or_default();
-    Credentials {
-        username: auth.username,
-        password: auth.password,
-        identity_token: auth.identity_token,
-        registry_token: auth.registry_token,
-    }
-}
-
-/// The API form of a layer's progress.
-pub(super) fn layer_progress(p: registry::LayerProgress) -> LayerProgress {
-    let state = match p.state {
-        registry::LayerState::Waiting => LayerState::Waiting,
-        registry::LayerState::Transferring => LayerState::Transferring,
-        registry::LayerState::Verifying => LayerState::Verifying,
-        registry::LayerState::Complete => LayerState::Complete,
-        registry::LayerState::AlreadyExists => LayerState::AlreadyExists,
-        registry::LayerState::Mounted => LayerState::Mounted,
-        registry::LayerState::Shared => LayerState::Shared,
-    };
-    LayerProgress {
-        digest: p.digest,
-        state: state.into(),
-        current: i64::try_from(p.current).unwrap_or(i64::MAX),
-        total: i64::try_from(p.total).unwrap_or(i64::MAX),
-    }
 }
 
 /// Runs a transfer that reports progress into `updates`' sender, as a response stream: its
