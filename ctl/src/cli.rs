@@ -63,14 +63,6 @@ pub enum Command {
     /// Manage containers.
     #[command(name = "container")]
     ContainerGroup(ContainerGroup),
-    /// List images.
-    Images(ImagesArgs),
-    /// Remove one or more images.
-    Rmi(RmiArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-    Tag(TagArgs),
-    /// Import the contents from a tarball to create a filesystem image.
-    Import(ImportArgs),
     /// Download an image from a registry.
     Pull(PullArgs),
     /// Upload an image to a registry.
@@ -79,6 +71,14 @@ pub enum Command {
     Login(LoginArgs),
     /// Log out from a registry.
     Logout(LogoutArgs),
+    /// List images.
+    Images(ImagesArgs),
+    /// Remove one or more images.
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(TagArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
     /// Manage images.
     #[command(name = "image")]
     ImageGroup(ImageGroup),
@@ -174,6 +174,10 @@ pub struct ImageGroup {
 /// The commands under `image`.
 #[derive(Subcommand)]
 pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
     /// List images.
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
@@ -186,10 +190,6 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
-    /// Download an image from a registry.
-    Pull(PullArgs),
-    /// Upload an image to a registry.
-    Push(PushArgs),
 }
 
 /// `system …`.
