@@ -389,3 +389,93 @@ async fn bearer_login_trades_credentials_for_a_token() {
         "{wrong:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pulled_docker_images_push_back_unchanged() {
+    if !is_root() {
+        return;
+    }
+    let source = TestRegistry::start(false);
+    let target = TestRegistry::start(false);
+    // A Docker schema 2 image with a gzip layer, made by skopeo from a Berth import.
+    let seed = TestStore::new();
+    let seed_store = Arc::new(seed.store);
+    let oci = format!("{}/seed:v1", source.host);
+    import(&seed_store, &oci, 0);
+    push(&seed_store, &oci, Credentials::default())
+        .await
+        .0
+        .unwrap();
+    let docker = format!("{}/docker/app:v1", source.host);
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--format=v2s2",
+        "--dest-compress",
+        &format!("docker://{oci}"),
+        &format!("docker://{docker}"),
+    ]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{docker}"),
+    ]);
+    assert!(
+        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{raw}"
+    );
+    assert!(raw.contains("tar.gzip"), "{raw}");
+
+    let test = TestStore::new();
+    let store = Arc::new(test.store);
+    let registry = Registry::new(RegistryConfig::default());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let pulled = registry
+        .pull(
+            &store,
+            berth_image::registry::PullRequest {
+                reference: Reference::parse(&docker).unwrap(),
+                credentials: Credentials::default(),
+                platform: None,
+            },
+            tx,
+        )
+        .await
+        .unwrap();
+
+    // Another repository of the same registry: mounted from the one it was pulled from.
+    let sibling = format!("{}/docker/copy:v1", source.host);
+    store
+        .tag(&docker, &Reference::parse(&sibling).unwrap())
+        .unwrap();
+    let (outcome, blobs) = push(&store, &sibling, Credentials::default()).await;
+    assert_eq!(outcome.unwrap().digest, pulled.digest);
+    assert_eq!(states(&blobs), [LayerState::Mounted]);
+
+    // Another registry: uploaded, byte for byte (same manifest digest, same image ID).
+    let elsewhere = format!("{}/moved:v1", target.host);
+    store
+        .tag(&docker, &Reference::parse(&elsewhere).unwrap())
+        .unwrap();
+    let (outcome, blobs) = push(&store, &elsewhere, Credentials::default()).await;
+    assert_eq!(outcome.unwrap().digest, pulled.digest);
+    assert_eq!(states(&blobs), [LayerState::Complete]);
+    let inspect: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{elsewhere}"),
+    ]))
+    .unwrap();
+    assert_eq!(inspect["Digest"], pulled.digest.as_str());
+    let out = tempfile::tempdir().unwrap();
+    let layout = out.path().join("layout");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{elsewhere}"),
+        &format!("oci:{}:v1", layout.display()),
+    ]);
+    assert_eq!(copied_config_digest(&layout), pulled.image.id);
+}
