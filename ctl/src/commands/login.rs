@@ -38,6 +38,10 @@ pub struct LogoutArgs {
 pub async fn login(clients: &Clients, args: LoginArgs) -> Result<i32> {
     let domain = credentials::normalise(args.server.as_deref().unwrap_or_default());
     let locations = Locations::from_env()?;
+    let no_flags = args.username.is_none() && args.password.is_none() && !args.password_stdin;
+    if no_flags && login_with_stored(clients, &locations, &domain).await? {
+        return Ok(0);
+    }
     let mut password = args.password.clone().unwrap_or_default();
     if args.password.is_some() {
         eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
@@ -90,6 +94,30 @@ pub async fn login(clients: &Clients, args: LoginArgs) -> Result<i32> {
     locations.store(&domain, &username, &password, &response.identity_token)?;
     println!("{}", response.status);
     Ok(0)
+}
+
+/// `login SERVER` with no flags first tries the credentials already stored, as Docker does;
+/// false when there are none or the registry refuses them (the caller then asks).
+async fn login_with_stored(clients: &Clients, locations: &Locations, domain: &str) -> Result<bool> {
+    let Some(auth) = locations.lookup(domain)? else {
+        return Ok(false);
+    };
+    if auth.username.is_empty() || auth.password.is_empty() {
+        return Ok(false);
+    }
+    println!("Authenticating with existing credentials...");
+    let request = LoginRegistryRequest {
+        registry: domain.to_string(),
+        auth: Some(auth),
+    };
+    match clients.images().login_registry(request).await {
+        Ok(response) => {
+            println!("{}", response.into_inner().status);
+            Ok(true)
+        }
+        Err(status) if status.code() == tonic::Code::Unauthenticated => Ok(false),
+        Err(status) => Err(status.into()),
+    }
 }
 
 /// Forgets the credentials for a registry.
