@@ -95,16 +95,73 @@ pub async fn pull_image(
     }
     let result =
         result.ok_or_else(|| Failure::new("the daemon ended the pull without a result"))?;
+    for line in closing_lines(&name, &result, output) {
+        say(line);
+    }
+    Ok(result)
+}
+
+/// What Docker prints after the layers: the digest, the status and the full reference.
+fn closing_lines(name: &ImageName, result: &PullImageResult, output: PullOutput) -> Vec<String> {
+    let mut lines = Vec::new();
     if !output.quiet {
-        say(format!("Digest: {}", result.digest));
-        say(if result.up_to_date {
+        lines.push(format!("Digest: {}", result.digest));
+        lines.push(if result.up_to_date {
             format!("Status: Image is up to date for {}", name.familiar())
         } else {
             format!("Status: Downloaded newer image for {}", name.familiar())
         });
     }
     if output.reference_line {
-        say(name.full());
+        lines.push(name.full());
     }
-    Ok(result)
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_lines_are_dockers() {
+        let name = ImageName::parse("busybox");
+        let mut result = PullImageResult {
+            digest: "sha256:abc".into(),
+            ..PullImageResult::default()
+        };
+        let pull = PullOutput {
+            stream: Stream::Stdout,
+            quiet: false,
+            reference_line: true,
+        };
+        assert_eq!(
+            closing_lines(&name, &result, pull),
+            [
+                "Digest: sha256:abc",
+                "Status: Downloaded newer image for busybox:latest",
+                "docker.io/library/busybox:latest"
+            ]
+        );
+        result.up_to_date = true;
+        let run = PullOutput {
+            stream: Stream::Stderr,
+            quiet: false,
+            reference_line: false,
+        };
+        assert_eq!(
+            closing_lines(&name, &result, run),
+            [
+                "Digest: sha256:abc",
+                "Status: Image is up to date for busybox:latest"
+            ]
+        );
+        let quiet = PullOutput {
+            quiet: true,
+            ..pull
+        };
+        assert_eq!(
+            closing_lines(&name, &result, quiet),
+            ["docker.io/library/busybox:latest"]
+        );
+    }
 }
