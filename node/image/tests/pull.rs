@@ -322,11 +322,14 @@ mod fake {
         Status(u16, &'static str),
     }
 
+    /// A request's path and `Authorization` header.
+    type Request = (String, Option<String>);
+
     /// A server on 127.0.0.1 answering `routes` by path (anything else: 404), recording
     /// each request's path and `Authorization` header.
     pub struct Server {
         pub addr: SocketAddr,
-        pub seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+        seen: Arc<Mutex<Vec<Request>>>,
     }
 
     impl Server {
