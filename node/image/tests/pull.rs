@@ -148,6 +148,43 @@ async fn pull_by_tag_and_digest_with_gzip_and_zstd_layers() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_registries_take_the_right_password_only() {
+    let registry = TestRegistry::with_basic_auth("berth", "s3cret");
+    let mut layout = Layout::new();
+    let built = layout.image(
+        "amd64",
+        &[Layer::files(&[("etc/a", b"a", 0o644)], Compress::Gzip)],
+        &["/a"],
+    );
+    layout.tag(&built.descriptor, "v1");
+    registry.seed_as(&layout, "v1", "private", Some("berth:s3cret"));
+    let client = Registry::new(RegistryConfig::default());
+    let reference = format!("{}/private:v1", registry.host);
+    let with = |password: &str| {
+        let mut r = request(&reference, None);
+        r.credentials = Credentials {
+            username: "berth".into(),
+            password: password.into(),
+            ..Credentials::default()
+        };
+        r
+    };
+
+    let store = store();
+    let (result, _) = pull(&client, &store, with("wrong")).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, ImageError::Unauthenticated(_)), "{err}");
+    assert!(err.to_string().contains("unauthorized"), "{err}");
+    let (result, _) = pull(&client, &store, request(&reference, None)).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, ImageError::Unauthenticated(_)), "{err}");
+    assert!(store.images.list().unwrap().is_empty());
+
+    let (result, _) = pull(&client, &store, with("s3cret")).await;
+    assert_eq!(result.unwrap().image.id, built.config_digest);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn layers_present_are_skipped_and_missing_blobs_fetched() {
     let registry = TestRegistry::start();
     let mut layout = Layout::new();
