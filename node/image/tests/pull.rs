@@ -134,6 +134,16 @@ async fn pull_by_tag_and_digest_with_gzip_and_zstd_layers() {
     assert!(pinned.up_to_date);
     assert_eq!(store.images.get(&by_digest).unwrap().id, outcome.image.id);
 
+    // For another platform: refused, as the image is for amd64 only.
+    let (result, _) = pull(&client, &store, request(&reference, Some("linux/s390x"))).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, ImageError::NotFound(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("wanted linux/s390x, actual: linux/amd64"),
+        "{err}"
+    );
+
     // A digest the registry does not have, and a tag it does not have.
     let missing = format!("{}/app@sha256:{}", registry.host, "0".repeat(64));
     let (result, _) = pull(&client, &store, request(&missing, None)).await;

@@ -21,7 +21,7 @@ use super::{
 use crate::content::Expected;
 use crate::index::{ImageRecord, View};
 use crate::layers::{image_record, Compression, LayerSnapshot};
-use crate::{ImageError, ImageStore};
+use crate::{ImageError, ImageStore, Reference};
 
 /// The largest image config accepted.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
@@ -147,6 +147,37 @@ fn check_media_types(manifest: &ImageManifest) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// A single-platform image pulled for a given platform must be for it, as in Docker (an
+/// index entry was chosen for it already).
+fn check_platform(
+    reference: &Reference,
+    config: &[u8],
+    wanted: &Platform,
+) -> Result<(), ImageError> {
+    #[derive(serde::Deserialize)]
+    struct ConfigPlatform {
+        os: String,
+        architecture: String,
+    }
+    let actual: ConfigPlatform = serde_json::from_slice(config)
+        .map_err(|e| ImageError::invalid(format!("invalid image config: {e}")))?;
+    let actual = Platform {
+        os: actual.os,
+        architecture: actual.architecture,
+        variant: None,
+    }
+    .normalized();
+    let wanted = wanted.normalized();
+    if actual.os == wanted.os && actual.architecture == wanted.architecture {
+        return Ok(());
+    }
+    Err(ImageError::NotFound(format!(
+        "image with reference {} was found but does not match the specified platform: \
+         wanted {wanted}, actual: {actual}",
+        reference.familiar()
+    )))
+}
+
 async fn load_view(store: &Arc<ImageStore>) -> Result<View, ImageError> {
     let store = Arc::clone(store);
     blocking(move || View::load(&store.db)).await
@@ -189,6 +220,10 @@ impl Pull<'_> {
         };
         check_media_types(&manifest)?;
         let config = self.config(&manifest.config).await?;
+        let from_index = manifest_digest != top_digest;
+        if let (Some(wanted), false) = (&request.platform, from_index) {
+            check_platform(&request.reference, &config, wanted)?;
+        }
         Ok(Resolved {
             top_digest,
             manifest_bytes,
