@@ -477,9 +477,13 @@ struct Served {
 impl Served {
     fn new(layer_media_type: &str, diff_id: Option<&str>) -> Self {
         let tar = Layer::files(&[("etc/hello", b"hello\n", 0o644)], Compress::None).tar;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &tar).unwrap();
-        let layer = gz.finish().unwrap();
+        let layer = if layer_media_type.ends_with("gzip") {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &tar).unwrap();
+            gz.finish().unwrap()
+        } else {
+            tar.clone()
+        };
         let diff_id = diff_id.map_or_else(|| registry::sha256(&tar), str::to_string);
         let config = serde_json::to_vec(&serde_json::json!({
             "architecture": "amd64", "os": "linux",
@@ -601,6 +605,19 @@ async fn blob_redirects_are_followed_without_the_credentials() {
         [None],
         "no credentials for another host"
     );
+    let dirs = store.images.layer_dirs(&outcome.image.id).unwrap();
+    assert_eq!(
+        std::fs::read(dirs[0].join("etc/hello")).unwrap(),
+        b"hello\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uncompressed_layers_pull() {
+    let served = Served::new("application/vnd.docker.image.rootfs.diff.tar", None);
+    let server = fake::Server::start(served.routes(served.layer_body())).await;
+    let (store, result) = pull_from(&server, Credentials::default()).await;
+    let outcome = result.unwrap();
     let dirs = store.images.layer_dirs(&outcome.image.id).unwrap();
     assert_eq!(
         std::fs::read(dirs[0].join("etc/hello")).unwrap(),
