@@ -6,7 +6,8 @@ mod common;
 mod registry;
 
 use berth_proto::node::v1::{
-    pull_image_response, LayerState, PullImageRequest, PullImageResult, SubscribeEventsRequest,
+    pull_image_response, GetImageRequest, LayerState, PullImageRequest, PullImageResult,
+    SubscribeEventsRequest,
 };
 use common::TestDaemon;
 use registry::{Compress, Layer, Layout, TestRegistry};
@@ -61,7 +62,9 @@ async fn pull_streams_progress_then_the_image() {
     let since = prost_types::Timestamp::from(std::time::SystemTime::now());
     let reference = format!("{}/app:v1", registry.host);
 
-    let (progress, result) = pull(&daemon, &reference, "").await.unwrap();
+    let (progress, result) = pull(&daemon, &reference, "")
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", daemon.log()));
     let image = result.image.unwrap();
     assert_eq!(image.id, built.config_digest);
     assert_eq!(image.repo_tags, std::slice::from_ref(&reference));
@@ -108,4 +111,60 @@ async fn pull_streams_progress_then_the_image() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
+}
+
+#[tokio::test]
+async fn a_pull_whose_client_goes_away_completes() {
+    let registry = TestRegistry::start();
+    let mut layout = Layout::new();
+    let built = layout.image(
+        "amd64",
+        &[Layer::noise("data/big", 32 << 20, 7, Compress::Gzip)],
+        &["/bin/true"],
+    );
+    layout.tag(&built.descriptor, "big");
+    registry.seed(&layout, "big", "big");
+    let daemon = TestDaemon::start();
+    let reference = format!("{}/big:big", registry.host);
+    let mut images = daemon.images().await;
+    let mut stream = images
+        .pull_image(PullImageRequest {
+            reference: reference.clone(),
+            auth: None,
+            platform: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(matches!(
+        first.response,
+        Some(pull_image_response::Response::Progress(_))
+    ));
+    drop(stream);
+    drop(images);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let found = daemon
+            .images()
+            .await
+            .get_image(GetImageRequest {
+                reference: reference.clone(),
+            })
+            .await;
+        match found {
+            Ok(image) => {
+                assert_eq!(image.into_inner().image.unwrap().id, built.config_digest);
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::NotFound, "{status:?}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the pull never finished"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
 }

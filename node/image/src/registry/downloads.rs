@@ -3,7 +3,7 @@
 //! download; and leases that keep one pull's rollback from deleting what another still needs.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ use crate::{ImageError, ImageStore};
 
 /// Chunks buffered between the network and the unpacker (backpressure beyond that).
 const CHANNEL_DEPTH: usize = 16;
+/// Read size between the network and the unpacker.
+const BUFFER: usize = 256 * 1024;
 /// At most this often a layer reports bytes moved.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -291,10 +293,15 @@ fn write_layer(
     layer: &Descriptor,
     unpack: Option<(u64, (String, Compression))>,
 ) -> Result<Option<u64>, ImageError> {
-    let mut tee = Tee {
-        input,
-        ingest: store.content.ingest()?,
-    };
+    // Buffered, so that the tar reader's small reads of an uncompressed layer do not become
+    // as many small writes to the blob.
+    let mut tee = BufReader::with_capacity(
+        BUFFER,
+        Tee {
+            input,
+            ingest: store.content.ingest()?,
+        },
+    );
     let result = (|| {
         let size = match &unpack {
             Some((dir, (diff_id, compression))) => {
@@ -309,7 +316,8 @@ fn write_layer(
         Ok(size)
     })();
     let committed = result.and_then(|size| {
-        tee.ingest
+        tee.into_inner()
+            .ingest
             .commit(Expected {
                 digest: Some(&layer.digest),
                 size: Some(layer.size),

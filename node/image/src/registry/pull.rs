@@ -21,7 +21,7 @@ use super::{
 use crate::content::Expected;
 use crate::index::{ImageRecord, View};
 use crate::layers::{image_record, Compression, LayerSnapshot};
-use crate::{ImageError, ImageStore};
+use crate::{ImageError, ImageStore, Reference};
 
 /// The largest image config accepted.
 const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
@@ -49,6 +49,16 @@ struct Written {
     snapshots: Vec<(String, u64)>,
 }
 
+/// What the reference resolved to: the image manifest and its config, verified.
+struct Resolved {
+    /// The digest of the manifest or index the reference names.
+    top_digest: String,
+    manifest_bytes: bytes::Bytes,
+    manifest_digest: String,
+    manifest: ImageManifest,
+    config: Vec<u8>,
+}
+
 pub(super) async fn pull(
     registry: &Registry,
     store: &Arc<ImageStore>,
@@ -56,99 +66,71 @@ pub(super) async fn pull(
     progress: ProgressSink,
 ) -> Result<PullOutcome, ImageError> {
     let reference = &request.reference;
-    let auth = registry_auth(&request.credentials)?;
     let pull = Pull {
         registry,
         store: Arc::clone(store),
         client: connect(&registry.config, reference.domain()),
         image: oci_reference(reference),
-        auth,
+        auth: registry_auth(&request.credentials)?,
         progress,
         what: format!("pulling {}", reference.familiar()),
     };
-    let (top_bytes, top_digest) = pull.manifest(&pull.image).await?;
-    if let Some(wanted) = reference.digest() {
-        if wanted != top_digest {
-            return Err(ImageError::Corrupt(format!(
-                "{}: the registry sent manifest {top_digest} for {wanted}",
-                pull.what
-            )));
-        }
-    }
-    let (manifest_bytes, manifest_digest, manifest) = match manifest::parse(&top_bytes, None)? {
-        ParsedManifest::Image(m) => (top_bytes, top_digest.clone(), m),
-        ParsedManifest::Index(index) => {
-            let wanted = request.platform.clone().unwrap_or_else(Platform::host);
-            let entry = platform::select(&index.manifests, &wanted)?;
-            pull.platform_manifest(entry).await?
-        }
-    };
-    check_media_types(&manifest)?;
-    let config = pull.config(&manifest.config).await?;
-    let layer_digests: Vec<String> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
+    let resolved = pull.resolve(&request).await?;
+    let layer_digests: Vec<String> = resolved
+        .manifest
+        .layers
+        .iter()
+        .map(|l| l.digest.clone())
+        .collect();
     let record = image_record(
-        &manifest_digest,
+        &resolved.manifest_digest,
         &layer_digests,
-        &manifest.config.digest,
-        &config,
+        &resolved.manifest.config.digest,
+        &resolved.config,
     )?;
+    // Docker tags what was pulled by tag; a digest pull only records the repo digest.
     let tags: Vec<String> = match reference.digest() {
         None => vec![reference.to_string()],
         Some(_) => Vec::new(),
     };
-    let repo_digest = format!("{}@{top_digest}", reference.name());
+    let repo_digest = format!("{}@{}", reference.name(), resolved.top_digest);
 
     let mut lease = registry.downloads.lease();
     for blob in record.blobs() {
         lease.add(blob);
     }
     let view = load_view(store).await?;
-    let existing = view.image(&record.id).is_some();
-    let up_to_date = existing
-        && if tags.is_empty() {
-            view.image(&record.id)
-                .is_some_and(|i| i.repo_digests.contains(&repo_digest))
+    let up_to_date = view.image(&record.id).is_some_and(|image| {
+        if tags.is_empty() {
+            image.repo_digests.contains(&repo_digest)
         } else {
             tags.iter().all(|t| {
                 view.tags
                     .iter()
-                    .any(|(tag, id)| tag == t && *id == record.id)
+                    .any(|(tag, id)| tag == t && *id == image.id)
             })
-        };
+        }
+    });
     let mut written = Written::default();
     let result = async {
-        let layers = if existing {
-            pull.present_layers(&view, &record, &manifest.layers)?
-        } else {
-            written.blobs.push(manifest_digest.clone());
-            pull.store_blob(&manifest_bytes, &manifest_digest).await?;
-            written.blobs.push(manifest.config.digest.clone());
-            pull.store_blob(&config, &manifest.config.digest).await?;
-            pull.layers(&view, &record, &manifest.layers, &mut written)
-                .await?
-        };
+        let layers = pull.fetch(&view, &record, &resolved, &mut written).await?;
         let store = Arc::clone(store);
         let record = record.clone();
         blocking(move || store.commit_image(&record, &layers, &tags, Some(&repo_digest))).await
     }
     .await;
-    match result {
-        Ok(_) => {
-            lease.release();
-            let store = Arc::clone(store);
-            let id = record.id.clone();
-            let image = blocking(move || store.get(&id)).await?;
-            Ok(PullOutcome {
-                image,
-                digest: top_digest,
-                up_to_date,
-            })
-        }
-        Err(e) => {
-            pull.roll_back(lease, written).await;
-            Err(e)
-        }
+    if let Err(e) = result {
+        pull.roll_back(lease, written).await;
+        return Err(e);
     }
+    lease.release();
+    let store = Arc::clone(store);
+    let image = blocking(move || store.get(&record.id)).await?;
+    Ok(PullOutcome {
+        image,
+        digest: resolved.top_digest,
+        up_to_date,
+    })
 }
 
 /// Refuses configs and layers Berth cannot use before anything is downloaded.
@@ -163,6 +145,37 @@ fn check_media_types(manifest: &ImageManifest) -> Result<(), ImageError> {
         Compression::from_media_type(&layer.media_type)?;
     }
     Ok(())
+}
+
+/// A single-platform image pulled for a given platform must be for it, as in Docker (an
+/// index entry was chosen for it already).
+fn check_platform(
+    reference: &Reference,
+    config: &[u8],
+    wanted: &Platform,
+) -> Result<(), ImageError> {
+    #[derive(serde::Deserialize)]
+    struct ConfigPlatform {
+        os: String,
+        architecture: String,
+    }
+    let actual: ConfigPlatform = serde_json::from_slice(config)
+        .map_err(|e| ImageError::invalid(format!("invalid image config: {e}")))?;
+    let actual = Platform {
+        os: actual.os,
+        architecture: actual.architecture,
+        variant: None,
+    }
+    .normalized();
+    let wanted = wanted.normalized();
+    if actual.os == wanted.os && actual.architecture == wanted.architecture {
+        return Ok(());
+    }
+    Err(ImageError::NotFound(format!(
+        "image with reference {} was found but does not match the specified platform: \
+         wanted {wanted}, actual: {actual}",
+        reference.familiar()
+    )))
 }
 
 async fn load_view(store: &Arc<ImageStore>) -> Result<View, ImageError> {
@@ -183,6 +196,62 @@ impl Pull<'_> {
             current,
             total,
         });
+    }
+
+    /// The manifest the reference names (by digest: that exact one), the platform's entry
+    /// when it is an index, and the config.
+    async fn resolve(&self, request: &PullRequest) -> Result<Resolved, ImageError> {
+        let (top_bytes, top_digest) = self.manifest(&self.image).await?;
+        if let Some(wanted) = request.reference.digest() {
+            if wanted != top_digest {
+                return Err(ImageError::Corrupt(format!(
+                    "{}: the registry sent manifest {top_digest} for {wanted}",
+                    self.what
+                )));
+            }
+        }
+        let (manifest_bytes, manifest_digest, manifest) = match manifest::parse(&top_bytes, None)? {
+            ParsedManifest::Image(m) => (top_bytes, top_digest.clone(), m),
+            ParsedManifest::Index(index) => {
+                let wanted = request.platform.clone().unwrap_or_else(Platform::host);
+                let entry = platform::select(&index.manifests, &wanted)?;
+                self.platform_manifest(entry).await?
+            }
+        };
+        check_media_types(&manifest)?;
+        let config = self.config(&manifest.config).await?;
+        let from_index = manifest_digest != top_digest;
+        if let (Some(wanted), false) = (&request.platform, from_index) {
+            check_platform(&request.reference, &config, wanted)?;
+        }
+        Ok(Resolved {
+            top_digest,
+            manifest_bytes,
+            manifest_digest,
+            manifest,
+            config,
+        })
+    }
+
+    /// Stores manifest, config and layers unless the store has the image already; returns
+    /// the layers' snapshots.
+    async fn fetch(
+        &self,
+        view: &View,
+        record: &ImageRecord,
+        resolved: &Resolved,
+        written: &mut Written,
+    ) -> Result<Vec<LayerSnapshot>, ImageError> {
+        let layers = &resolved.manifest.layers;
+        if view.image(&record.id).is_some() {
+            return self.present_layers(view, record, layers);
+        }
+        written.blobs.push(resolved.manifest_digest.clone());
+        self.store_blob(&resolved.manifest_bytes, &resolved.manifest_digest)
+            .await?;
+        written.blobs.push(record.id.clone());
+        self.store_blob(&resolved.config, &record.id).await?;
+        self.layers(view, record, layers, written).await
     }
 
     /// A manifest's bytes and their digest (computed here, whatever the registry says).

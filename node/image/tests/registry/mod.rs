@@ -22,7 +22,30 @@ pub struct TestRegistry {
 
 impl TestRegistry {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry that wants HTTP basic auth as `user`:`password` (htpasswd, bcrypt).
+    pub fn with_basic_auth(user: &str, password: &str) -> Self {
+        Self::start_with(Some((user, password)))
+    }
+
+    fn start_with(basic_auth: Option<(&str, &str)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let mut auth = String::new();
+        if let Some((user, password)) = basic_auth {
+            let output = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (apache2-utils) is installed");
+            assert!(output.status.success(), "htpasswd failed");
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, output.stdout).unwrap();
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                file.display()
+            );
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -33,7 +56,7 @@ impl TestRegistry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{auth}",
                 dir.path().join("data").display()
             ),
         )
@@ -59,8 +82,14 @@ impl TestRegistry {
 
     /// Copies `layout`'s `tag` (all platforms) to `repo:tag` in this registry.
     pub fn seed(&self, layout: &Layout, tag: &str, repo: &str) {
+        self.seed_as(layout, tag, repo, None);
+    }
+
+    /// `seed` with `user:password` for a registry that wants them.
+    pub fn seed_as(&self, layout: &Layout, tag: &str, repo: &str, creds: Option<&str>) {
         let status = Command::new("skopeo")
             .args(["copy", "--all", "--quiet", "--dest-tls-verify=false"])
+            .args(creds.map(|c| format!("--dest-creds={c}")))
             .arg(format!("oci:{}:{tag}", layout.dir.path().display()))
             .arg(format!("docker://{}/{repo}:{tag}", self.host))
             .status()
