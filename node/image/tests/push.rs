@@ -1,88 +1,27 @@
 //! `Registry::push` and `Registry::login` against Debian's `docker-registry` on a loopback
-//! port (one instance anonymous, one with htpasswd basic auth), checked with skopeo.
+//! port (anonymous, and with htpasswd basic auth), checked with skopeo; Bearer logins against
+//! a test-only token endpoint.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod registry;
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use berth_image::registry::{
     Credentials, LayerProgress, LayerState, PushOutcome, PushRequest, Registry, RegistryConfig,
 };
 use berth_image::{Image, ImageError, ImageStore, ImportOptions, Reference};
 use common::{busybox_rootfs, is_root, tar_of, TestStore};
-use tempfile::TempDir;
+use registry::TestRegistry;
 
 const USER: &str = "berth";
 const PASSWORD: &str = "s3cret-pw";
-
-/// A `docker-registry` on 127.0.0.1, storing in a tempdir; killed on drop.
-struct TestRegistry {
-    child: Child,
-    host: String,
-    _dir: TempDir,
-}
-
-impl TestRegistry {
-    fn start(basic_auth: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: {host}\n",
-            dir.path().join("data").display()
-        );
-        if basic_auth {
-            let htpasswd = Command::new("htpasswd")
-                .args(["-Bbn", USER, PASSWORD])
-                .output()
-                .unwrap();
-            assert!(htpasswd.status.success());
-            fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        fs::write(&config_path, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&host).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TestRegistry {
-            child,
-            host,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Imports a busybox rootfs (plus `extra` bytes in /data, to make the layer big) as `name`.
 fn import(store: &ImageStore, name: &str, extra: usize) -> Image {
@@ -170,7 +109,7 @@ async fn push_uploads_then_finds_existing_blobs_then_mounts_across_repositories(
     if !is_root() {
         return;
     }
-    let registry = TestRegistry::start(false);
+    let registry = TestRegistry::start();
     let test = TestStore::new();
     let store = Arc::new(test.store);
     let name = format!("{}/berth/busybox:v1", registry.host);
@@ -230,7 +169,7 @@ async fn big_layers_stream_up_in_chunks() {
     if !is_root() {
         return;
     }
-    let registry = TestRegistry::start(false);
+    let registry = TestRegistry::start();
     let test = TestStore::new();
     let store = Arc::new(test.store);
     let name = format!("{}/big:latest", registry.host);
@@ -256,7 +195,7 @@ async fn basic_auth_registry_checks_logins_and_pushes() {
     if !is_root() {
         return;
     }
-    let registry = TestRegistry::start(true);
+    let registry = TestRegistry::with_basic_auth(USER, PASSWORD);
     let client = Registry::new(RegistryConfig::default());
 
     let ok = client
@@ -395,8 +334,8 @@ async fn pulled_docker_images_push_back_unchanged() {
     if !is_root() {
         return;
     }
-    let source = TestRegistry::start(false);
-    let target = TestRegistry::start(false);
+    let source = TestRegistry::start();
+    let target = TestRegistry::start();
     // A Docker schema 2 image with a gzip layer, made by skopeo from a Berth import.
     let seed = TestStore::new();
     let seed_store = Arc::new(seed.store);
