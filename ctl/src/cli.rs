@@ -15,10 +15,13 @@ use crate::commands::{
         ContainersArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, UpdateArgs,
         WaitArgs,
     },
+    login::{LoginArgs, LogoutArgs},
     logs::LogsArgs,
     port::PortArgs,
     prune::PruneArgs,
     ps::PsArgs,
+    pull::PullArgs,
+    push::PushArgs,
     run::RunArgs,
     stats::StatsArgs,
     system::{DfArgs, InfoArgs, VersionArgs},
@@ -60,6 +63,14 @@ pub enum Command {
     /// Manage containers.
     #[command(name = "container")]
     ContainerGroup(ContainerGroup),
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
+    /// Authenticate to a registry.
+    Login(LoginArgs),
+    /// Log out from a registry.
+    Logout(LogoutArgs),
     /// List images.
     Images(ImagesArgs),
     /// Remove one or more images.
@@ -163,6 +174,10 @@ pub struct ImageGroup {
 /// The commands under `image`.
 #[derive(Subcommand)]
 pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
     /// List images.
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),

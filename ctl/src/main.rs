@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod commands;
+mod credentials;
 mod docker;
 mod error;
 mod output;

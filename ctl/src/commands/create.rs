@@ -1,8 +1,11 @@
 //! `create`, and the create step `run` shares.
 
 use super::container_flags::{ContainerFlags, PullPolicy};
+use super::image_name::ImageName;
+use super::pull::{pull_image, PullOutput};
 use crate::client::Clients;
-use crate::error::{status_message, Failure};
+use crate::error::Failure;
+use crate::output::progress::Stream;
 use anyhow::Result;
 use berth_proto::node::v1::GetImageRequest;
 use clap::Args;
@@ -22,46 +25,55 @@ pub async fn create(clients: &Clients, args: CreateArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Checks the flags, creates the container and returns its ID. Warnings go to stderr.
+/// Checks the flags, pulls the image as `--pull` says, creates the container and returns its
+/// ID. Warnings and pull progress go to stderr: stdout belongs to the container.
 pub async fn create_container(clients: &Clients, flags: &ContainerFlags) -> Result<String> {
     let cwd =
         std::env::current_dir().map_err(|e| Failure::new(format!("the working directory: {e}")))?;
     let request = flags
         .to_request(|name| std::env::var(name).ok(), &cwd)
         .map_err(Failure::new)?;
-    if flags.pull_policy().map_err(Failure::new)? == PullPolicy::Always {
-        return Err(Failure::new(format!(
-            "cannot pull {}: pulling from registries is not supported yet (use --pull missing with a local image)",
-            flags.image
-        ))
-        .into());
+    let policy = flags.pull_policy().map_err(Failure::new)?;
+    if policy == PullPolicy::Always {
+        pull_image(clients, &flags.image, "", RUN_PULL).await?;
     }
-    let response = match clients.containers().create_container(request).await {
-        Ok(response) => response.into_inner(),
+    let response = match clients.containers().create_container(request.clone()).await {
+        Ok(response) => response,
         Err(status) if status.code() == Code::NotFound => {
-            return Err(missing_image_or(clients, &flags.image, status).await.into())
+            if !image_is_missing(clients, &flags.image).await {
+                return Err(status.into());
+            }
+            let name = ImageName::parse(&flags.image);
+            if policy != PullPolicy::Missing {
+                return Err(Failure::new(format!("No such image: {}", name.familiar())).into());
+            }
+            eprintln!("Unable to find image '{}' locally", name.familiar());
+            pull_image(clients, &flags.image, "", RUN_PULL).await?;
+            clients.containers().create_container(request).await?
         }
         Err(status) => return Err(status.into()),
-    };
+    }
+    .into_inner();
     for warning in &response.warnings {
         eprintln!("WARNING: {warning}");
     }
     Ok(response.id)
 }
 
-/// A NotFound from CreateContainer: Docker's "No such image" when the image is what is missing
-/// (registry pulls are not available yet, so `missing` cannot fetch it).
-async fn missing_image_or(clients: &Clients, image: &str, status: tonic::Status) -> Failure {
+/// How `run` and `create` show a pull: on stderr, without the closing reference line.
+const RUN_PULL: PullOutput = PullOutput {
+    stream: Stream::Stderr,
+    quiet: false,
+    reference_line: false,
+};
+
+/// Whether a NotFound from CreateContainer is about the image.
+async fn image_is_missing(clients: &Clients, image: &str) -> bool {
     let lookup = clients
         .images()
         .get_image(GetImageRequest {
             reference: image.to_string(),
         })
         .await;
-    match lookup {
-        Err(lookup) if lookup.code() == Code::NotFound => {
-            Failure::new(format!("No such image: {image}"))
-        }
-        _ => Failure::new(status_message(&status)),
-    }
+    matches!(lookup, Err(status) if status.code() == Code::NotFound)
 }

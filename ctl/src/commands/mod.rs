@@ -10,12 +10,16 @@ pub mod events;
 pub mod exec;
 pub mod export;
 pub mod image;
+pub mod image_name;
 pub mod inspect;
 pub mod lifecycle;
+pub mod login;
 pub mod logs;
 pub mod port;
 pub mod prune;
 pub mod ps;
+pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod run;
 pub mod stats;
@@ -39,11 +43,17 @@ pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result
             ContainerGroupCommand::Common(command) => container(*command, clients).await,
             ContainerGroupCommand::Prune(args) => prune::prune(clients, args).await,
         },
+        Command::Pull(args) => pull::pull(clients, args).await,
+        Command::Push(args) => push::push(clients, args).await,
+        Command::Login(args) => login::login(clients, args).await,
+        Command::Logout(args) => login::logout(args).await,
         Command::Images(args) => image::images(clients, args).await,
         Command::Rmi(args) => image::rmi(clients, args).await,
         Command::Tag(args) => image::tag(clients, args).await,
         Command::Import(args) => image::import(clients, args).await,
         Command::ImageGroup(group) => match group.command {
+            ImageCommand::Pull(args) => pull::pull(clients, args).await,
+            ImageCommand::Push(args) => push::push(clients, args).await,
             ImageCommand::Ls(args) => image::images(clients, args).await,
             ImageCommand::Rm(args) => image::rmi(clients, args).await,
             ImageCommand::Tag(args) => image::tag(clients, args).await,

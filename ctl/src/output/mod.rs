@@ -1,6 +1,7 @@
 //! Output formats: Docker's tables, `json` lines and Go-style templates.
 
 pub mod humanize;
+pub mod progress;
 pub mod table;
 pub mod template;
 

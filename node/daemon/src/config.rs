@@ -6,6 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use berth_image::registry::RegistryConfig;
 use berth_shim::RuntimeChoice;
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
@@ -96,6 +97,16 @@ pub struct Args {
     /// Server private key (tcp endpoints).
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// A registry (`host[:port]`) that may be reached over plain HTTP; repeatable.
+    /// `localhost` and 127.0.0.0/8 always may.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+    /// Layers downloaded at once per pull [default: 3].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_downloads: Option<usize>,
+    /// Blobs uploaded at once per push [default: 5].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent_uploads: Option<usize>,
 }
 
 /// The config file: the flags' long names as keys.
@@ -113,6 +124,9 @@ struct FileConfig {
     tls_ca: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    insecure_registries: Option<Vec<String>>,
+    max_concurrent_downloads: Option<usize>,
+    max_concurrent_uploads: Option<usize>,
 }
 
 /// Where the API listens.
@@ -196,6 +210,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// TLS files, required when any endpoint is TCP.
     pub tls: Option<TlsFiles>,
+    /// How registries are reached.
+    pub registry: RegistryConfig,
 }
 
 impl Config {
@@ -225,6 +241,16 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let registry = registry_config(
+            if args.insecure_registries.is_empty() {
+                file.insecure_registries.unwrap_or_default()
+            } else {
+                args.insecure_registries
+            },
+            args.max_concurrent_downloads
+                .or(file.max_concurrent_downloads),
+            args.max_concurrent_uploads.or(file.max_concurrent_uploads),
+        )?;
         let root = absolute("root", args.root.or(file.root), DEFAULT_ROOT)?;
         let exec_root = absolute(
             "exec-root",
@@ -261,6 +287,7 @@ impl Config {
                 .unwrap_or_else(|| "info".to_owned()),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             tls,
+            registry,
         })
     }
 }
@@ -297,6 +324,40 @@ fn cgroup_parent(value: &str) -> Result<String, ConfigError> {
         )));
     }
     Ok(format!("/{}", parts.join("/")))
+}
+
+/// The registry settings, checked: registries as `host[:port]`, transfer counts of at least 1.
+fn registry_config(
+    insecure_registries: Vec<String>,
+    downloads: Option<usize>,
+    uploads: Option<usize>,
+) -> Result<RegistryConfig, ConfigError> {
+    let defaults = RegistryConfig::default();
+    for registry in &insecure_registries {
+        if registry.is_empty() || registry.contains('/') || registry.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid(format!(
+                "invalid insecure registry {registry:?}: want host[:port], without a scheme"
+            )));
+        }
+    }
+    let count = |key: &str, value: Option<usize>, default: usize| match value {
+        Some(0) => Err(ConfigError::Invalid(format!("--{key} must be at least 1"))),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(RegistryConfig {
+        insecure_registries,
+        max_concurrent_downloads: count(
+            "max-concurrent-downloads",
+            downloads,
+            defaults.max_concurrent_downloads,
+        )?,
+        max_concurrent_uploads: count(
+            "max-concurrent-uploads",
+            uploads,
+            defaults.max_concurrent_uploads,
+        )?,
+    })
 }
 
 fn tls_files(
@@ -433,6 +494,53 @@ mod tests {
         assert_eq!(file.cgroup_parent.as_deref(), Some(DEFAULT_CGROUP_PARENT));
         assert_eq!(file.log_format, Some(LogFormat::Text));
         assert!(file.tls_key.is_some());
+        assert_eq!(
+            file.insecure_registries,
+            Some(vec!["registry.lan:5000".to_owned()])
+        );
+        assert_eq!(file.max_concurrent_downloads, Some(3));
+        assert_eq!(file.max_concurrent_uploads, Some(5));
+    }
+
+    #[test]
+    fn registry_settings_merge_and_are_checked() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "insecure-registries = [\"a.lan:5000\"]\nmax-concurrent-downloads = 7"
+        )
+        .unwrap();
+        let load = |args: Args| {
+            Config::load(Args {
+                config: Some(file.path().to_owned()),
+                shim: Some("/x/berth-shim".into()),
+                ..args
+            })
+        };
+        let config = load(Args::default()).unwrap();
+        assert_eq!(config.registry.insecure_registries, ["a.lan:5000"]);
+        assert_eq!(config.registry.max_concurrent_downloads, 7);
+        assert_eq!(config.registry.max_concurrent_uploads, 5);
+        let config = load(Args {
+            insecure_registries: vec!["b.lan".into(), "c.lan:80".into()],
+            max_concurrent_uploads: Some(2),
+            ..Args::default()
+        })
+        .unwrap();
+        assert_eq!(config.registry.insecure_registries, ["b.lan", "c.lan:80"]);
+        assert_eq!(config.registry.max_concurrent_uploads, 2);
+        let err = load(Args {
+            max_concurrent_downloads: Some(0),
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = load(Args {
+            insecure_registries: vec!["http://x.lan".into()],
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("without a scheme"), "{err}");
     }
 
     #[test]

@@ -2,10 +2,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use berth_image::{
-    registry::{Registry, RegistryConfig},
-    ImageStore,
-};
+use berth_image::{registry::Registry, ImageStore};
 use berth_store::{Store, DEFAULT_EVENT_HISTORY};
 
 use crate::{
@@ -76,7 +73,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         paths,
         store,
         images,
-        registry: Registry::new(RegistryConfig::default()),
+        registry: Registry::new(config.registry.clone()),
         runtime: config.runtime.clone(),
         shim: config.shim.clone(),
         cgroup_parent: config.cgroup_parent.clone(),

@@ -167,7 +167,9 @@ impl ImageStore {
                     .transpose()?;
                 let mut snapshot = match (current, layer.created) {
                     (Some(current), created) => {
-                        if created {
+                        // Another pull may have committed this very snapshot (a shared
+                        // download): only a different directory is redundant.
+                        if created && current.dir != layer.snapshot.dir {
                             redundant.push(layer.snapshot.dir);
                         }
                         current

@@ -17,6 +17,7 @@ pub mod overlay;
 mod paths;
 mod reference;
 pub mod registry;
+mod repo_digests;
 mod snapshots;
 mod store;
 mod tar_reader;

@@ -287,6 +287,7 @@ mod tests {
             events: crate::events::EventBus::new(Arc::clone(&store)),
             store,
             images,
+            registry: berth_image::registry::Registry::new(Default::default()),
             runtime: crate::config::RuntimeSetting {
                 choice: berth_shim::RuntimeChoice::Builtin,
                 name: "builtin".into(),

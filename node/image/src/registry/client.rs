@@ -18,23 +18,38 @@ const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// A client for `registry` (a reference's domain), speaking plain HTTP only when the
 /// registry is allowed to.
 pub(crate) fn connect(config: &RegistryConfig, registry: &str) -> oci_client::Client {
-    install_crypto_provider();
-    let protocol = if is_insecure(config, registry) {
-        ClientProtocol::Http
-    } else {
-        ClientProtocol::Https
-    };
+    oci_client::Client::new(client_config(config, registry))
+}
+
+/// A client for pushes: `push_blob` sends small blobs in one PUT; big ones stream in chunks
+/// through `push_blob_stream_chunked`.
+pub(crate) fn connect_for_push(config: &RegistryConfig, registry: &str) -> oci_client::Client {
     oci_client::Client::new(ClientConfig {
-        protocol,
-        max_concurrent_download: config.max_concurrent_downloads.max(1),
-        max_concurrent_upload: config.max_concurrent_uploads.max(1),
-        user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
-        ..ClientConfig::default()
+        use_monolithic_push: true,
+        ..client_config(config, registry)
     })
 }
 
+fn client_config(config: &RegistryConfig, registry: &str) -> ClientConfig {
+    install_crypto_provider();
+    ClientConfig {
+        protocol: if is_insecure(config, registry) {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        max_concurrent_download: config.max_concurrent_downloads.max(1),
+        max_concurrent_upload: config.max_concurrent_uploads.max(1),
+        user_agent: USER_AGENT,
+        ..ClientConfig::default()
+    }
+}
+
+/// How Berth introduces itself to registries.
+pub(crate) const USER_AGENT: &str = concat!("berth/", env!("CARGO_PKG_VERSION"));
+
 /// rustls needs a process-wide crypto provider; Berth uses ring (no C toolchain beyond cc).
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Err means another provider is already installed, which serves as well.
@@ -177,6 +192,20 @@ pub(crate) fn map_error(what: &str, error: OciDistributionError) -> ImageError {
 
 /// A transport failure: unreachable, cut off, or TLS spoken to a plain HTTP server.
 fn request_error(what: &str, error: &reqwest::Error) -> ImageError {
+    // Status errors of bodiless answers (HEAD): the registry's message is not there to quote.
+    match error.status().map(|s| s.as_u16()) {
+        Some(401) => {
+            return ImageError::Unauthenticated(format!(
+                "{what}: unauthorized: authentication required"
+            ))
+        }
+        Some(403) => {
+            return ImageError::PermissionDenied(format!(
+                "{what}: denied: requested access to the resource is denied"
+            ))
+        }
+        _ => {}
+    }
     let chain = error_chain(error);
     if chain.contains("InvalidContentType") || chain.contains("CorruptMessage") {
         return ImageError::PermissionDenied(format!(

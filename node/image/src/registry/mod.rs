@@ -5,6 +5,12 @@
 //! straight into the unpacker (no full temporary copy).
 
 mod client;
+mod downloads;
+mod login;
+pub mod manifest;
+mod platform;
+mod pull;
+mod push;
 
 use std::sync::Arc;
 
@@ -155,12 +161,16 @@ pub struct LoginOutcome {
 /// concurrent pulls of the same blob share one download.
 pub struct Registry {
     config: RegistryConfig,
+    downloads: Arc<downloads::Downloads>,
 }
 
 impl Registry {
     /// A client with `config`.
     pub fn new(config: RegistryConfig) -> Self {
-        Registry { config }
+        Registry {
+            config,
+            downloads: Arc::default(),
+        }
     }
 
     /// Pulls `request.reference` into `store`, reporting per-layer progress.
@@ -170,8 +180,7 @@ impl Registry {
         request: PullRequest,
         progress: ProgressSink,
     ) -> Result<PullOutcome, ImageError> {
-        let _ = (store, request, progress, &self.config);
-        unimplemented!("contract")
+        pull::pull(self, store, request, progress).await
     }
 
     /// Pushes the image tagged `request.reference` to its registry, reporting progress.
@@ -181,8 +190,7 @@ impl Registry {
         request: PushRequest,
         progress: ProgressSink,
     ) -> Result<PushOutcome, ImageError> {
-        let _ = (store, request, progress);
-        unimplemented!("contract")
+        push::push(&self.config, store, request, progress).await
     }
 
     /// Checks `credentials` against `registry` (`host[:port]`; empty: Docker Hub).
@@ -191,7 +199,6 @@ impl Registry {
         registry: &str,
         credentials: &Credentials,
     ) -> Result<LoginOutcome, ImageError> {
-        let _ = (registry, credentials);
-        unimplemented!("contract")
+        login::login(&self.config, registry, credentials).await
     }
 }
