@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod oci_layout;
 pub mod procfs;
 pub mod registry;
+pub mod registry_client;
 pub mod rootfs;
 pub mod runtime;
 pub mod spec;

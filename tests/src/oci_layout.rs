@@ -137,6 +137,56 @@ pub fn tar_of_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
         .map_err(FixtureError::io("tar: finish"))
 }
 
+/// A tar entry written as is, without the checks `tar::Builder` applies to names: for layers
+/// that try to escape their root.
+#[derive(Debug, Clone, Copy)]
+pub enum RawEntry<'a> {
+    /// A regular file with content.
+    File(&'a str, &'a [u8]),
+    /// A directory.
+    Dir(&'a str),
+    /// A symlink: name, target.
+    Symlink(&'a str, &'a str),
+    /// A hardlink: name, target.
+    Hardlink(&'a str, &'a str),
+}
+
+/// A tar of `entries` with their names and link targets exactly as given (at most 100 bytes).
+pub fn raw_tar(entries: &[RawEntry<'_>]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_old();
+        let (name, link, kind, data): (&str, &str, tar::EntryType, &[u8]) = match *entry {
+            RawEntry::File(name, data) => (name, "", tar::EntryType::Regular, data),
+            RawEntry::Dir(name) => (name, "", tar::EntryType::Directory, &[]),
+            RawEntry::Symlink(name, target) => (name, target, tar::EntryType::Symlink, &[]),
+            RawEntry::Hardlink(name, target) => (name, target, tar::EntryType::Link, &[]),
+        };
+        let old = header.as_old_mut();
+        if name.len() > old.name.len() || link.len() > old.linkname.len() {
+            return Err(FixtureError::Unexpected(format!(
+                "raw tar name too long: {name}"
+            )));
+        }
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(kind);
+        header.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        builder
+            .append(&header, data)
+            .map_err(FixtureError::io("raw tar entry"))?;
+    }
+    builder
+        .into_inner()
+        .map_err(FixtureError::io("raw tar: finish"))
+}
+
 /// The busybox root filesystem as a tar (built once per `scratch` directory).
 pub fn busybox_rootfs_tar(scratch: &Path) -> Result<Vec<u8>> {
     fs::create_dir_all(scratch).map_err(FixtureError::io("creating the scratch directory"))?;
@@ -403,6 +453,34 @@ mod tests {
             assert_eq!(sha256_digest(&plain), layer.diff_id);
             assert_eq!(layer.blob.digest, sha256_digest(&layer.blob.bytes));
         }
+    }
+
+    #[test]
+    fn raw_tar_keeps_names_as_given() {
+        let tar = raw_tar(&[
+            RawEntry::File("../escape", b"x"),
+            RawEntry::Symlink("link", "/etc"),
+            RawEntry::Hardlink("hard", "/etc/passwd"),
+            RawEntry::Dir("d/"),
+        ])
+        .unwrap();
+        let mut archive = tar::Archive::new(&tar[..]);
+        let names: Vec<(String, Option<String>)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let raw = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+                let link = e
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8(l.to_vec()).unwrap());
+                (raw, link)
+            })
+            .collect();
+        assert_eq!(names[0], ("../escape".into(), None));
+        assert_eq!(names[1], ("link".into(), Some("/etc".into())));
+        assert_eq!(names[2], ("hard".into(), Some("/etc/passwd".into())));
+        assert_eq!(names[3], ("d/".into(), None));
     }
 
     #[test]
