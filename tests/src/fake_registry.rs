@@ -275,6 +275,10 @@ fn serve_connection(stream: TcpStream, shared: &Shared, storage: bool) {
         let Some(request) = read_request(&mut reader, storage) else {
             return;
         };
+        // A dead server answers nothing, not even on connections a client kept alive.
+        if shared.dead.load(Ordering::SeqCst) {
+            return;
+        }
         let wants_close = request
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));

@@ -67,6 +67,7 @@ impl CtlUser {
         command
             .env("HOME", self.home())
             .env_remove("DOCKER_CONFIG")
+            .env_remove("BERTH_CONFIG")
             .arg("-H")
             .arg(&self.host)
             .args(args);
