@@ -691,6 +691,76 @@ mod tests {
         assert!(fake.requests().last().unwrap().storage);
     }
 
+    /// `skopeo copy docker://FAKE/path oci:DIR`: a real client against the fake.
+    fn skopeo_copy(fake: &FakeRegistry, path: &str, creds: Option<&str>) -> std::process::Output {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new("skopeo");
+        command.args(["--insecure-policy", "copy", "--src-tls-verify=false"]);
+        if let Some(creds) = creds {
+            command.args(["--src-creds", creds]);
+        }
+        command
+            .arg(format!("docker://{}", fake.reference(path)))
+            .arg(format!("oci:{}:x", dir.path().join("out").display()));
+        command.output().unwrap()
+    }
+
+    #[test]
+    fn skopeo_pulls_through_redirects_and_bearer_auth() {
+        let fake = FakeRegistry::start().unwrap();
+        let amd = small_image(Platform::AMD64);
+        let arm = small_image(Platform::ARM64);
+        fake.add_index("team/app", "v1", &[&amd, &arm]);
+        fake.redirect_blobs();
+        fake.require_bearer(Login::new("alice", "pw"));
+
+        let out = skopeo_copy(&fake, "team/app:v1", Some("alice:pw"));
+        assert!(out.status.success(), "{out:?}");
+        let requests = fake.requests();
+        let token = requests
+            .iter()
+            .find(|r| r.target.starts_with("/token") && r.header("authorization").is_some())
+            .unwrap();
+        assert!(
+            token
+                .target
+                .contains("scope=repository%3Ateam%2Fapp%3Apull")
+                || token.target.contains("scope=repository:team/app:pull"),
+            "{}",
+            token.target
+        );
+        let layer = &amd.layers[0].blob.digest;
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.storage && r.method == "GET" && r.target.contains(layer.as_str())),
+            "the layer came from storage: {requests:?}"
+        );
+
+        let refused = skopeo_copy(&fake, "team/app:v1", Some("alice:wrong"));
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("401") || stderr.contains("unauthorized"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn skopeo_refuses_a_blob_with_wrong_bytes() {
+        let fake = FakeRegistry::start().unwrap();
+        let image = small_image(Platform::AMD64);
+        fake.add_image("app", "v1", &image);
+        fake.set_fault(&image.layers[0].blob.digest, BlobFault::WrongBytes);
+        let out = skopeo_copy(&fake, "app:v1", None);
+        assert!(!out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.to_lowercase().contains("digest did not match"),
+            "{stderr}"
+        );
+    }
+
     #[test]
     fn bearer_auth_challenges_and_issues_tokens() {
         let fake = FakeRegistry::start().unwrap();
