@@ -186,13 +186,13 @@ impl Registry {
         command
     }
 
-    /// `skopeo copy [--all] SOURCE docker://HOST/dest`, with this registry's credentials.
-    pub fn skopeo_push(&self, source: &str, dest: &str, all: bool) -> Result<()> {
+    /// `skopeo copy EXTRA SOURCE docker://HOST/dest` (EXTRA: `--all`, `--format v2s2`, …),
+    /// with this registry's credentials.
+    pub fn skopeo_push(&self, source: &str, dest: &str, extra: &[&str]) -> Result<()> {
         let mut command = self.skopeo();
-        command.args(["copy", "--dest-tls-verify=false"]);
-        if all {
-            command.arg("--all");
-        }
+        command
+            .args(["copy", "--dest-tls-verify=false"])
+            .args(extra);
         if let Some(login) = &self.login {
             command.arg("--dest-creds").arg(login.colon_joined());
         }
@@ -234,15 +234,27 @@ impl Registry {
     pub fn seed_image(&self, image: &Image, dest: &str) -> Result<()> {
         let mut layout = OciLayout::create(&self.fresh_layout_dir()?)?;
         layout.add_image(image, "seed")?;
-        self.skopeo_push(&layout.skopeo_ref("seed"), dest, false)
+        self.skopeo_push(&layout.skopeo_ref("seed"), dest, &[])
     }
 
     /// Builds an OCI layout with an index over `images` and copies all of it to `dest`.
     pub fn seed_index(&self, images: &[&Image], dest: &str) -> Result<Blob> {
         let mut layout = OciLayout::create(&self.fresh_layout_dir()?)?;
         let index = layout.add_index(images, "seed")?;
-        self.skopeo_push(&layout.skopeo_ref("seed"), dest, true)?;
+        self.skopeo_push(&layout.skopeo_ref("seed"), dest, &["--all"])?;
         Ok(index)
+    }
+
+    /// Like [`Registry::seed_index`], but skopeo converts it to a Docker schema 2 manifest
+    /// list of Docker schema 2 manifests (new digests: read them back with skopeo).
+    pub fn seed_docker_list(&self, images: &[&Image], dest: &str) -> Result<()> {
+        let mut layout = OciLayout::create(&self.fresh_layout_dir()?)?;
+        layout.add_index(images, "seed")?;
+        self.skopeo_push(
+            &layout.skopeo_ref("seed"),
+            dest,
+            &["--all", "--format", "v2s2"],
+        )
     }
 
     fn fresh_layout_dir(&self) -> Result<PathBuf> {
@@ -256,13 +268,15 @@ impl Registry {
     }
 
     /// Seeds the sample images of [`samples`]: `busybox:latest` (gzip), `multi:latest` (an
-    /// amd64 + arm64 index) and `zstd:latest` (busybox with a zstd layer).
+    /// amd64 + arm64 OCI index), `docker:latest` (the same two as a Docker schema 2 manifest
+    /// list) and `zstd:latest` (busybox with a zstd layer).
     pub fn seed_samples(&self) -> Result<Seeded> {
         let scratch = self.scratch();
         let busybox = samples::busybox(&scratch, Compression::Gzip)?;
         self.seed_image(&busybox, "busybox:latest")?;
         let (amd64, arm64) = samples::multi_platform(&scratch)?;
         let index = self.seed_index(&[&amd64, &arm64], "multi:latest")?;
+        self.seed_docker_list(&[&amd64, &arm64], "docker:latest")?;
         let zstd = samples::busybox(&scratch, Compression::Zstd)?;
         self.seed_image(&zstd, "zstd:latest")?;
         Ok(Seeded {
@@ -427,9 +441,13 @@ mod tests {
             seeded.busybox.layers[0].diff_id.as_str()
         );
 
-        let index: Value =
-            serde_json::from_str(&registry.skopeo_inspect("multi:latest", &["--raw"]).unwrap())
-                .unwrap();
+        let index_raw = registry.skopeo_inspect("multi:latest", &["--raw"]).unwrap();
+        // `--raw` prints the bytes as stored: their digest is the index digest.
+        assert_eq!(
+            crate::oci_layout::sha256_digest(index_raw.as_bytes()),
+            seeded.index.digest
+        );
+        let index: Value = serde_json::from_str(&index_raw).unwrap();
         let arches: Vec<&str> = index["manifests"]
             .as_array()
             .unwrap()
@@ -444,6 +462,21 @@ mod tests {
             )
             .unwrap();
         assert!(arm.contains(&seeded.arm64.layers[1].diff_id), "{arm}");
+
+        let list: Value = serde_json::from_str(
+            &registry
+                .skopeo_inspect("docker:latest", &["--raw"])
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            list["mediaType"],
+            "application/vnd.docker.distribution.manifest.list.v2+json"
+        );
+        assert_eq!(
+            list["manifests"][0]["mediaType"],
+            "application/vnd.docker.distribution.manifest.v2+json"
+        );
 
         let zstd: Value =
             serde_json::from_str(&registry.skopeo_inspect("zstd:latest", &["--raw"]).unwrap())

@@ -8,6 +8,7 @@
 
 use berth_proto::node::v1::PullImageRequest;
 use berth_tests::oci_layout::samples::BUSYBOX_MARKER;
+use berth_tests::oci_layout::sha256_digest;
 use berth_tests::registry::Seeded;
 use berth_tests::registry_client::{pull, pull_ref};
 use berth_tests::{Daemon, Registry};
@@ -158,6 +159,37 @@ fn platform_picks_the_index_entry() {
         malformed.code(),
         tonic::Code::InvalidArgument,
         "{malformed:?}"
+    );
+}
+
+#[test]
+fn docker_schema2_manifest_list_pulls_and_runs() {
+    let (registry, seeded) = seeded_registry();
+    let d = Daemon::start().unwrap();
+    let list_raw = registry
+        .skopeo_inspect("docker:latest", &["--raw"])
+        .unwrap();
+    let list: Value = serde_json::from_str(&list_raw).unwrap();
+    let amd64_entry = list["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap();
+    let amd64_digest = amd64_entry["digest"].as_str().unwrap();
+    let config_digest = skopeo_config_digest(&registry, &format!("docker@{amd64_digest}"));
+
+    let pulled = pull_ref(&d, &registry.reference("docker:latest")).unwrap();
+    assert_eq!(pulled.result.digest, sha256_digest(list_raw.as_bytes()));
+    let image = pulled.result.image.unwrap();
+    assert_eq!(
+        image.id, config_digest,
+        "the ID is the Docker config's digest"
+    );
+    assert_eq!(image.root_fs.unwrap().diff_ids, seeded.amd64.diff_ids());
+    assert_eq!(
+        d.ok(&["run", "--rm", &registry.reference("docker:latest")]),
+        "amd64"
     );
 }
 
