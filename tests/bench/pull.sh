@@ -21,7 +21,7 @@ for tool in docker-registry skopeo python3 sha256sum gzip; do
 done
 [[ $(id -u) == 0 ]] || { echo "pull.sh: run as root" >&2; exit 1; }
 
-cargo build --release --quiet -p berthd -p berth-shim -p berthctl -p berth-runtime
+cargo build --release --quiet -p berthd -p berth-shim -p berthctl
 bin=${CARGO_TARGET_DIR:-$root_dir/target}/release
 
 work=$(mktemp -d /tmp/berth-bench-pull.XXXXXX)
