@@ -9,7 +9,7 @@
 use berth_proto::node::v1::{PullImageRequest, RegistryAuth};
 use berth_tests::fake_registry::{BlobFault, BAD_CREDENTIALS_MESSAGE, SERVICE};
 use berth_tests::oci_layout::{
-    media, raw_tar, tar_of_files, Compression, Image, Layer, Platform, RawEntry,
+    media, raw_tar, samples, tar_of_files, Compression, Image, Layer, Platform, RawEntry,
 };
 use berth_tests::registry::Login;
 use berth_tests::registry_client::{auth_of, pull, Pulled, StoreFingerprint};
@@ -222,6 +222,67 @@ fn an_unknown_layer_media_type_is_unimplemented() {
         &[Code::Unimplemented],
     );
     assert!(status.message().contains("lz4"), "{status:?}");
+}
+
+#[test]
+fn an_unknown_manifest_media_type_is_unimplemented() {
+    let fake = FakeRegistry::start().unwrap();
+    let image = two_layer_image();
+    fake.add_image("app", "v1", &image);
+    let unknown = "application/vnd.example.manifest.v9+json";
+    let mut manifest: serde_json::Value = serde_json::from_slice(&image.manifest.bytes).unwrap();
+    manifest["mediaType"] = serde_json::json!(unknown);
+    fake.add_manifest(
+        "app",
+        "v9",
+        unknown,
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    // Docker's schema 1, which nothing should produce any more.
+    let schema1 = serde_json::json!({
+        "schemaVersion": 1, "name": "app", "tag": "old", "architecture": "amd64",
+        "fsLayers": [{"blobSum": image.layers[0].blob.digest}],
+        "history": [{"v1Compatibility": "{}"}],
+    });
+    fake.add_manifest(
+        "app",
+        "old",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        &serde_json::to_vec(&schema1).unwrap(),
+    );
+    let d = daemon();
+    for tag in ["app:v9", "app:old"] {
+        fails_cleanly(
+            &d,
+            request(fake.reference(tag), None),
+            &[Code::Unimplemented],
+        );
+    }
+}
+
+#[test]
+fn uncompressed_layers_pull_and_run() {
+    let fake = FakeRegistry::start().unwrap();
+    let d = daemon();
+    let busybox = samples::busybox(&d.scratch(), Compression::Gzip).unwrap();
+    let plain = Layer::from_tar(
+        &tar_of_files(&[("plain/hello", b"from a plain tar layer\n")]).unwrap(),
+        Compression::None,
+    )
+    .unwrap();
+    assert_eq!(plain.blob.media_type, media::LAYER_TAR);
+    let image = Image::build(
+        vec![busybox.layers[0].clone(), plain],
+        Platform::AMD64,
+        &["cat", "/plain/hello"],
+    );
+    fake.add_image("plain", "v1", &image);
+    let pulled = pulls(&d, request(fake.reference("plain:v1"), None));
+    assert_eq!(pulled.result.image.unwrap().id, image.config.digest);
+    assert_eq!(
+        d.ok(&["run", "--rm", &fake.reference("plain:v1")]),
+        "from a plain tar layer"
+    );
 }
 
 #[test]
