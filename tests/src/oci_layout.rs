@@ -335,11 +335,6 @@ impl OciLayout {
         Ok(layout)
     }
 
-    /// The layout's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// `oci:DIR:tag`, as skopeo names a tagged manifest of this layout.
     pub fn skopeo_ref(&self, tag: &str) -> String {
         format!("oci:{}:{tag}", self.dir.display())

@@ -160,11 +160,6 @@ impl Registry {
         format!("{}/{path}", self.host())
     }
 
-    /// The login it demands, if any.
-    pub fn login(&self) -> Option<&Login> {
-        self.login.as_ref()
-    }
-
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("registry.log")
     }
