@@ -158,6 +158,10 @@ fn wrong_password_is_unauthenticated_and_stores_nothing() {
         .output()
         .unwrap();
     assert!(leaked.stdout.is_empty(), "{leaked:?}");
+    assert!(
+        !d.log().contains(&login().password),
+        "berthd logged the password"
+    );
 }
 
 #[test]
