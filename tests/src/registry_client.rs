@@ -61,11 +61,42 @@ impl CtlUser {
             .unwrap_or_else(|err| panic!("writing ~/.docker/config.json: {err}"));
     }
 
+    /// Installs `docker-credential-<helper>` in the user's `~/bin` (on berthctl's PATH), a
+    /// credential helper that answers `get` for `registry` with `login`, and names it in
+    /// `~/.docker/config.json` under `credHelpers`.
+    pub fn install_credential_helper(&self, helper: &str, registry: &str, login: &Login) {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.home().join("bin");
+        fs::create_dir_all(&bin).unwrap_or_else(|err| panic!("mkdir ~/bin: {err}"));
+        let answer = serde_json::json!({
+            "ServerURL": registry, "Username": login.username, "Secret": login.password,
+        });
+        let script = format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n\
+             [ \"$server\" = '{registry}' ] || {{ echo 'credentials not found'; exit 1; }}\n\
+             echo '{answer}'\n"
+        );
+        let path = bin.join(format!("docker-credential-{helper}"));
+        fs::write(&path, script).unwrap_or_else(|err| panic!("writing the helper: {err}"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|err| panic!("chmod the helper: {err}"));
+        let config = serde_json::json!({"credHelpers": {registry: helper}});
+        let dir = self.home().join(".docker");
+        fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("mkdir ~/.docker: {err}"));
+        fs::write(dir.join("config.json"), config.to_string())
+            .unwrap_or_else(|err| panic!("writing ~/.docker/config.json: {err}"));
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let binary = sibling_binary("berthctl").unwrap_or_else(|err| panic!("{err}"));
         let mut command = Command::new(binary);
+        let path = std::env::var("PATH").unwrap_or_default();
         command
             .env("HOME", self.home())
+            .env(
+                "PATH",
+                format!("{}:{path}", self.home().join("bin").display()),
+            )
             .env_remove("DOCKER_CONFIG")
             .env_remove("BERTH_CONFIG")
             .arg("-H")
@@ -254,4 +285,42 @@ fn names(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_helper_answers_for_its_registry_only() {
+        let user = CtlUser {
+            home: tempfile::tempdir().unwrap(),
+            host: String::new(),
+        };
+        let login = Login::new("helper-user", "helper secret");
+        user.install_credential_helper("t", "127.0.0.1:5999", &login);
+        let helper = user.home().join("bin/docker-credential-t");
+        let ask = |server: &str| {
+            let mut child = Command::new(&helper)
+                .arg("get")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            writeln!(child.stdin.take().unwrap(), "{server}").unwrap();
+            child.wait_with_output().unwrap()
+        };
+        let out = ask("127.0.0.1:5999");
+        assert!(out.status.success());
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["Username"], "helper-user");
+        assert_eq!(answer["Secret"], "helper secret");
+        assert!(!ask("other:1").status.success());
+        let config = fs::read_to_string(user.home().join(".docker/config.json")).unwrap();
+        assert!(
+            config.contains(r#""credHelpers":{"127.0.0.1:5999":"t"}"#),
+            "{config}"
+        );
+    }
 }

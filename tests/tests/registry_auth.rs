@@ -175,3 +175,14 @@ fn docker_config_credentials_are_the_fallback() {
     out.assert_success();
     assert_eq!(user.ok(&["run", "--rm", &reference]), BUSYBOX_MARKER);
 }
+
+#[test]
+fn docker_credential_helpers_are_the_fallback() {
+    let registry = auth_registry();
+    let d = Daemon::start().unwrap();
+    let user = CtlUser::new(&d);
+    user.install_credential_helper("berthtest", &registry.host(), &login());
+    let reference = registry.reference("busybox:latest");
+    user.ok(&["pull", &reference]);
+    assert_eq!(user.ok(&["run", "--rm", &reference]), BUSYBOX_MARKER);
+}
