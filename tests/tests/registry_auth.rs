@@ -10,12 +10,13 @@ use std::os::unix::fs::PermissionsExt;
 
 use berth_proto::node::v1::{
     image_service_client::ImageServiceClient, LoginRegistryRequest, PullImageRequest,
+    PushImageRequest,
 };
 use berth_proto::transport::connect_unix;
 use berth_tests::oci_layout::samples::{self, BUSYBOX_MARKER};
 use berth_tests::oci_layout::Compression;
 use berth_tests::registry::Login;
-use berth_tests::registry_client::{auth_of, pull, pull_ref, CtlUser};
+use berth_tests::registry_client::{auth_of, pull, pull_ref, push, CtlUser};
 use berth_tests::{Daemon, Registry};
 use serde_json::Value;
 
@@ -48,6 +49,22 @@ fn anonymous_pull_is_unauthenticated() {
     let status = pull_ref(&d, &reference).unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     assert_eq!(d.ok(&["images", "-q"]), "");
+
+    // Pushing without credentials is refused the same way.
+    let target = registry.reference("anonymous:v1");
+    d.import_busybox(&target);
+    let out = user.ctl(&["push", &target]);
+    out.assert_code(125);
+    out.assert_clean_failure();
+    let status = push(
+        &d,
+        PushImageRequest {
+            reference: target,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
 }
 
 #[test]
