@@ -1,6 +1,7 @@
 //! Fixtures shared by Berth's end-to-end tests: busybox bundles, runtime drivers and host
 //! inspection, runtime-agnostic so that the same suite runs against `berth-runtime` and runc
-//! (`BERTH_TEST_RUNTIME=/usr/sbin/runc`).
+//! (`BERTH_TEST_RUNTIME=/usr/sbin/runc`); registries for the image tests (Debian's docker-registry
+//! seeded by skopeo, and a fake one for bad input).
 
 pub mod bundle;
 pub mod cgroup;
