@@ -11,9 +11,13 @@
 #   python3-venv          the Python client test's virtualenv (grpcio, grpcio-tools from PyPI)
 #   tar                   the tests build the busybox image tar
 #   runc                  the tests of berthd driving an external runtime (--runtime runc)
+#   docker-registry       the registry the pull/push tests start on a loopback port
+#   skopeo                seeds that registry with images Berth did not make, checks pushes
+#   apache2-utils         htpasswd, for the registry instance with basic auth
 
 BERTH_APT_PACKAGES=(busybox-static gcc make pkg-config libelf-dev zlib1g-dev jq procps
-    curl ca-certificates protobuf-compiler libprotobuf-dev python3-venv tar runc)
+    curl ca-certificates protobuf-compiler libprotobuf-dev python3-venv tar runc
+    docker-registry skopeo apache2-utils)
 
 install_deps() {
     local missing=() package

@@ -10,6 +10,8 @@ mod changes;
 mod content;
 mod error;
 mod fsops;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod import;
 mod index;
 mod layers;
