@@ -293,6 +293,8 @@ fn pull_of_a_bad_reference_is_invalid_argument() {
     out.assert_code(125);
     let line = out.assert_clean_failure();
     assert!(line.starts_with("Error"), "{line}");
-    let status = pull_ref(&d, "UPPER/case").unwrap_err();
+    // As in Docker, an upper-case first component is a registry host; an upper-case
+    // repository path is the error.
+    let status = pull_ref(&d, "127.0.0.1:1/UPPER/case").unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
 }
