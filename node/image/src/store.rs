@@ -118,11 +118,21 @@ impl ImageStore {
         let untag: Vec<String> = match &named {
             Named::Reference(r) => {
                 let name = r.to_string();
-                let others =
-                    tags.iter().filter(|t| **t != name).count() + record.repo_digests.len();
-                if others > 0 {
-                    // Other names remain: only this one goes, whoever uses the image.
-                    return self.untag_only(&[name]);
+                let repository = r.name();
+                let other_tags: Vec<&String> = tags.iter().filter(|t| **t != name).collect();
+                // As in Docker: when a repository loses its last tag, its digest references
+                // go too, so a pulled or pushed image does not linger as `<none>`.
+                let repository_keeps_a_tag = other_tags
+                    .iter()
+                    .any(|t| Reference::parse(t).is_ok_and(|o| o.name() == repository));
+                let (dropped, kept): (Vec<String>, Vec<String>) =
+                    record.repo_digests.iter().cloned().partition(|d| {
+                        !repository_keeps_a_tag
+                            && Reference::parse(d).is_ok_and(|o| o.name() == repository)
+                    });
+                if !other_tags.is_empty() || !kept.is_empty() {
+                    // Other names remain: only this repository's go, whoever uses the image.
+                    return self.untag_only(&record.id, &[name], &dropped);
                 }
                 if in_use(&record.id) {
                     if !force {
@@ -131,7 +141,7 @@ impl ImageStore {
                              (must force) - a container is using its referenced image {short}"
                         )));
                     }
-                    return self.untag_only(&[name]);
+                    return self.untag_only(&record.id, &[name], &dropped);
                 }
                 tags.iter().filter(|t| **t == name).cloned().collect()
             }
@@ -154,7 +164,7 @@ impl ImageStore {
                              being used by a container"
                         )));
                     }
-                    return self.untag_only(&tags);
+                    return self.untag_only(&record.id, &tags, &[]);
                 }
                 tags
             }
@@ -162,18 +172,35 @@ impl ImageStore {
         self.delete_image(&view, record, &untag)
     }
 
-    /// Removes tags, keeping the image.
-    fn untag_only(&self, tags: &[String]) -> Result<Vec<DeleteItem>, ImageError> {
+    /// Removes tags, and the repo digests `digests` of image `id`, keeping the image.
+    fn untag_only(
+        &self,
+        id: &str,
+        tags: &[String],
+        digests: &[String],
+    ) -> Result<Vec<DeleteItem>, ImageError> {
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(TAGS)?;
             for tag in tags {
                 table.remove(tag.as_str())?;
             }
+            if !digests.is_empty() {
+                let mut images = txn.open_table(IMAGES)?;
+                let stored = images
+                    .get(id)?
+                    .map(|v| index::decode::<ImageRecord>(v.value()))
+                    .transpose()?;
+                if let Some(mut record) = stored {
+                    record.repo_digests.retain(|d| !digests.contains(d));
+                    images.insert(id, index::encode(&record)?.as_slice())?;
+                }
+            }
         }
         txn.commit()?;
         Ok(tags
             .iter()
+            .chain(digests)
             .map(|t| DeleteItem::Untagged(familiar(t)))
             .collect())
     }
