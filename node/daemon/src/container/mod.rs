@@ -38,6 +38,7 @@ pub use attach::{AttachOutput, AttachSession};
 pub use copy::CopySource;
 pub use entry::Entry;
 pub use exec::{ExecOutput, ExecSession};
+pub(crate) use filters::parse_until;
 
 use crate::{
     context::{blocking, Context},
@@ -287,6 +288,9 @@ mod tests {
             events: crate::events::EventBus::new(Arc::clone(&store)),
             store,
             images,
+            registry: berth_image::registry::Registry::new(
+                berth_image::registry::RegistryConfig::default(),
+            ),
             runtime: crate::config::RuntimeSetting {
                 choice: berth_shim::RuntimeChoice::Builtin,
                 name: "builtin".into(),

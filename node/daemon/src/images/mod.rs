@@ -6,7 +6,10 @@ mod maintenance;
 mod pull;
 mod push;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use berth_image::{DeleteItem, Image, ImportOptions, Reference};
 use berth_proto::node::v1::{Filter, ImportImageHeader, ListImagesRequest};
@@ -87,12 +90,7 @@ impl ImageManager {
 
     /// Untags or removes an image; refuses (without force) one that containers use.
     pub async fn remove(&self, reference: &str, force: bool) -> DomainResult<Vec<DeleteItem>> {
-        let used: std::collections::HashSet<String> = self
-            .containers
-            .all()
-            .into_iter()
-            .map(|c| c.image_id)
-            .collect();
+        let used = self.used_images();
         let ctx = Arc::clone(&self.ctx);
         let reference = reference.to_owned();
         let items = blocking("removing the image", move || {
@@ -101,13 +99,28 @@ impl ImageManager {
                 .remove(&reference, force, &|id: &str| used.contains(id))?)
         })
         .await?;
-        for item in &items {
+        self.emit_deletes(&items).await?;
+        Ok(items)
+    }
+
+    /// The IDs of the images containers use.
+    fn used_images(&self) -> HashSet<String> {
+        self.containers
+            .all()
+            .into_iter()
+            .map(|c| c.image_id)
+            .collect()
+    }
+
+    /// The `untag` and `delete` events of a removal.
+    async fn emit_deletes(&self, items: &[DeleteItem]) -> DomainResult<()> {
+        for item in items {
             match item {
                 DeleteItem::Untagged(tag) => self.emit(tag, "untag", tag).await?,
                 DeleteItem::Deleted(id) => self.emit(id, "delete", id).await?,
             }
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Tags an image.
