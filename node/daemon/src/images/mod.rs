@@ -83,7 +83,11 @@ impl ImageManager {
     pub async fn list(&self, req: &ListImagesRequest) -> DomainResult<(Vec<Image>, String)> {
         let all = self.all().await?;
         let filter = ImageFilter::parse(&req.filters, &all)?;
-        let mut matching: Vec<Image> = all.into_iter().filter(|i| filter.matches(i)).collect();
+        let mut matching: Vec<Image> = all
+            .into_iter()
+            .filter(|i| filter.matches(i))
+            .map(|i| filter.matching_tags(i))
+            .collect();
         matching.sort_by_key(|i| std::cmp::Reverse(sort_key(i)));
         pagination::paginate(matching, sort_key, req.page_size, &req.page_token)
     }
@@ -202,6 +206,16 @@ impl ImageFilter {
             }
         }
         Ok(f)
+    }
+
+    /// With `reference` filters, the image shows only the tags that match (as in Docker).
+    fn matching_tags(&self, mut image: Image) -> Image {
+        if !self.references.is_empty() {
+            image
+                .repo_tags
+                .retain(|t| self.references.iter().any(|r| reference_matches(r, t)));
+        }
+        image
     }
 
     fn matches(&self, i: &Image) -> bool {
