@@ -394,3 +394,92 @@ fn bad_archives_fail_cleanly_and_keep_nothing() {
     d.ok(&["load", "-i", &path(&archive)]);
     assert_eq!(d.ok(&["run", "--rm", "x:1", "echo", "ok"]), "ok");
 }
+
+/// `tar -C dir -cf out .`
+fn tar_dir(dir: &Path, out: &Path) {
+    let status = Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(dir)
+        .arg("-cf")
+        .arg(out)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_container_runs_on_an_image_with_121_layers() {
+    let d = Daemon::start().unwrap();
+    let scratch = d.scratch();
+    let mut layers = vec![fs::read(busybox_tar(&scratch).unwrap()).unwrap()];
+    for i in 0..120 {
+        let dir = scratch.join(format!("layer-{i}"));
+        fs::create_dir_all(dir.join("layers")).unwrap();
+        fs::write(
+            dir.join("layers").join(i.to_string()),
+            format!("layer {i}\n"),
+        )
+        .unwrap();
+        let out = scratch.join(format!("layer-{i}.tar"));
+        tar_dir(&dir, &out);
+        layers.push(fs::read(&out).unwrap());
+    }
+    let config = serde_json::to_vec(&json!({
+        "architecture": oci_spec::image::Arch::default().to_string(),
+        "os": "linux",
+        "config": {"Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| digest(l)).collect::<Vec<_>>()},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest(&config), "size": config.len()},
+        "layers": layers.iter().map(|l| json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": digest(l), "size": l.len()})).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let layout = scratch.join("tall");
+    let blobs = layout.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    for blob in layers.iter().chain([&config, &manifest]) {
+        fs::write(blobs.join(&digest(blob)[7..]), blob).unwrap();
+    }
+    fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": digest(&manifest), "size": manifest.len(),
+        "annotations": {"io.containerd.image.name": "docker.io/library/tall:1"},
+    }]});
+    fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    let archive = scratch.join("tall.tar");
+    tar_dir(&layout, &archive);
+
+    assert_eq!(
+        d.ok(&["load", "-i", &path(&archive)]),
+        "Loaded image: tall:1"
+    );
+    let snapshots = d.root().join("snapshots");
+    let classic: usize = (1..=121)
+        .map(|n| snapshots.join(n.to_string()).as_os_str().len() + 1)
+        .sum();
+    assert!(
+        classic > 4096,
+        "lowerdir= must not fit one page here: {classic}"
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "tall:1",
+        "sh",
+        "-c",
+        "cat /layers/0 /layers/119; ls /layers | wc -l",
+    ]);
+    assert_eq!(out, "layer 0\nlayer 119\n120");
+}
