@@ -316,6 +316,23 @@ fn images_filters_digests_and_export_import_pipes() {
     for key in ["RepoTags", "RepoDigests", "Config", "RootFS", "Size"] {
         assert!(inspect[0].get(key).is_some(), "{key} missing: {inspect}");
     }
+    // system df counts the unpacked layer once, at its real size.
+    let df = d.ok(&[
+        "system",
+        "df",
+        "--format",
+        "{{.Type}} {{.TotalCount}} {{.Size}}",
+    ]);
+    let size: u64 = d
+        .ok(&["image", "inspect", "-f", "{{.Size}}", BUSYBOX])
+        .parse()
+        .unwrap();
+    assert!(size > 500_000, "{size}");
+    let first = df.lines().next().unwrap();
+    assert!(
+        first.starts_with("Images 1 ") && !first.ends_with(" 0B"),
+        "{df}"
+    );
 
     d.ok(&[
         "run",

@@ -308,8 +308,8 @@ impl Archive {
                     .is_some_and(|p| p.os == os && p.architecture == arch)
             })
             .ok_or_else(|| {
-                ImageError::NotFound(format!(
-                    "index {} has no manifest for {os}/{arch}",
+                ImageError::invalid(format!(
+                    "index {} in the archive has no manifest for {os}/{arch}",
                     descriptor.digest
                 ))
             })?;
