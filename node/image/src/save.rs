@@ -33,25 +33,7 @@ impl ImageStore {
     /// Writes the images `references` name (tags, IDs or ID prefixes) to `out` as one tar. An
     /// image named by a tag keeps that tag; one named by ID is saved untagged.
     pub fn save(&self, references: &[String], out: &mut dyn Write) -> Result<(), ImageError> {
-        if references.is_empty() {
-            return Err(ImageError::invalid("no images to save"));
-        }
-        let view = View::load(&self.db)?;
-        let mut saved: Vec<Saved> = Vec::new();
-        for reference in references {
-            let (record, named) = resolve(&view, reference)?;
-            let tag = match named {
-                Named::Reference(r) => Some(r.to_string()),
-                Named::Id => None,
-            };
-            match saved.iter_mut().find(|s| s.record.id == record.id) {
-                Some(s) => s.tags.extend(tag.filter(|t| !s.tags.contains(t))),
-                None => saved.push(Saved {
-                    record: record.clone(),
-                    tags: tag.into_iter().collect(),
-                }),
-            }
-        }
+        let saved = saved_images(&View::load(&self.db)?, references)?;
         let mtime = saved
             .iter()
             .filter_map(|s| s.record.created)
@@ -79,6 +61,13 @@ impl ImageStore {
             .into_inner()
             .and_then(|out| out.flush())
             .map_err(|e| ImageError::io("writing the archive", e))
+    }
+
+    /// The IDs of the images `save` would write for `references`, in order; the same errors
+    /// as `save` (so a caller can check the names before it starts streaming).
+    pub fn save_ids(&self, references: &[String]) -> Result<Vec<String>, ImageError> {
+        let saved = saved_images(&View::load(&self.db)?, references)?;
+        Ok(saved.into_iter().map(|s| s.record.id).collect())
     }
 
     /// Streams one stored blob into the archive as `blobs/sha256/<hex>`.
@@ -152,6 +141,59 @@ impl ImageStore {
         }
         Ok(bytes)
     }
+}
+
+/// The images to save, each once, with the tags `references` name.
+fn saved_images(view: &View, references: &[String]) -> Result<Vec<Saved>, ImageError> {
+    if references.is_empty() {
+        return Err(ImageError::invalid("no images to save"));
+    }
+    let mut saved: Vec<Saved> = Vec::new();
+    for reference in references {
+        for (record, tag) in named_images(view, reference)? {
+            match saved.iter_mut().find(|s| s.record.id == record.id) {
+                Some(s) => s.tags.extend(tag.filter(|t| !s.tags.contains(t))),
+                None => saved.push(Saved {
+                    record: record.clone(),
+                    tags: tag.into_iter().collect(),
+                }),
+            }
+        }
+    }
+    Ok(saved)
+}
+
+/// The images `input` names, each with the tag to keep. As in Docker, a repository name
+/// without a tag (`busybox`) names every tagged image of that repository; when it has none, the
+/// input resolves like any other (`busybox:latest`, an ID prefix).
+fn named_images<'v>(
+    view: &'v View,
+    input: &str,
+) -> Result<Vec<(&'v ImageRecord, Option<String>)>, ImageError> {
+    let name_only = !input.contains('@')
+        && !input
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+    if let Some(repository) = Reference::parse(input).ok().filter(|_| name_only) {
+        let name = repository.name();
+        let mut tagged: Vec<(&ImageRecord, Option<String>)> = view
+            .tags
+            .iter()
+            .filter(|(tag, _)| Reference::parse(tag).is_ok_and(|r| r.name() == name))
+            .filter_map(|(tag, id)| view.image(id).map(|record| (record, Some(tag.clone()))))
+            .collect();
+        if !tagged.is_empty() {
+            tagged.sort_by(|a, b| a.1.cmp(&b.1));
+            return Ok(tagged);
+        }
+    }
+    let (record, named) = resolve(view, input)?;
+    let tag = match named {
+        Named::Reference(r) => Some(r.to_string()),
+        Named::Id => None,
+    };
+    Ok(vec![(record, tag)])
 }
 
 /// `manifest.json`, Docker's description of the same images (familiar tags, null when none).

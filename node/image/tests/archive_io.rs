@@ -160,6 +160,35 @@ fn save_by_id_keeps_no_tag() {
 }
 
 #[test]
+fn save_of_a_repository_name_keeps_all_its_tags() {
+    if !is_root() {
+        return;
+    }
+    let t = TestStore::new();
+    let one = image(&[layer_with("etc/1", b"1")], true, None);
+    let two = image(&[layer_with("etc/2", b"2")], true, None);
+    load(
+        &t,
+        &oci_tar(vec![descriptor(&one, Some("app:v1"))], &one.blobs()),
+    )
+    .unwrap();
+    load(
+        &t,
+        &oci_tar(vec![descriptor(&two, Some("app:v2"))], &two.blobs()),
+    )
+    .unwrap();
+    t.store
+        .tag("app:v2", &Reference::parse("other:v2").unwrap())
+        .unwrap();
+    let mut saved = Vec::new();
+    t.store.save(&["app".to_string()], &mut saved).unwrap();
+    let manifest: Value = serde_json::from_slice(&files(&saved)["manifest.json"]).unwrap();
+    assert_eq!(manifest[0]["RepoTags"], json!(["app:v1"]));
+    assert_eq!(manifest[1]["RepoTags"], json!(["app:v2"]));
+    assert_eq!(manifest.as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn legacy_docker_save_archives_load_with_shared_layer_files() {
     if !is_root() {
         return;

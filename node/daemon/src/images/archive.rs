@@ -17,20 +17,17 @@ const BUFFER: usize = 4;
 
 impl ImageManager {
     /// Streams the images as one tar (chunks of at most 1 MiB). Unknown images fail before
-    /// the first chunk; a later failure ends the stream with its error.
+    /// the stream starts; a later failure ends the stream with its error.
     pub async fn save(
         &self,
         references: Vec<String>,
     ) -> DomainResult<mpsc::Receiver<DomainResult<Vec<u8>>>> {
-        if references.is_empty() {
-            return Err(DomainError::InvalidArgument(
-                "at least one image is required".to_owned(),
-            ));
-        }
-        let mut ids = Vec::with_capacity(references.len());
-        for reference in &references {
-            ids.push(self.get(reference).await?.id);
-        }
+        let ctx = Arc::clone(&self.ctx);
+        let names = references.clone();
+        let ids = blocking("resolving the images to save", move || {
+            Ok(ctx.images.save_ids(&names)?)
+        })
+        .await?;
         let (tx, rx) = mpsc::channel(BUFFER);
         let ctx = Arc::clone(&self.ctx);
         tokio::task::spawn_blocking(move || {
