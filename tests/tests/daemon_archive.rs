@@ -169,6 +169,24 @@ fn save_then_load_keeps_ids_and_tags_and_skopeo_reads_the_archive() {
     assert_eq!(out.trim(), format!("Loaded image ID: {id}"));
     let listed = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert_eq!(listed, "<none>:<none>");
+    // A terminal on stdout is refused, as in Docker (`script` gives the command a pty).
+    let ctl = format!(
+        "{} -H {} save busybox",
+        sibling_binary("berthctl").unwrap().display(),
+        d.host()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &ctl, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect"
+        ),
+        "{text}"
+    );
     // Unknown images fail before anything is written.
     let missing = d.ctl(&["save", "-o", &path(&d.scratch().join("x.tar")), "nope:1"]);
     missing.assert_code(125);

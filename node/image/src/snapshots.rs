@@ -88,7 +88,7 @@ impl Snapshots {
         tar.drain()?;
         let actual = format!("sha256:{}", hex::encode(hashed.hasher.finalize()));
         if actual != diff_id {
-            return Err(ImageError::invalid(format!(
+            return Err(ImageError::Corrupt(format!(
                 "layer diff ID mismatch: expected {diff_id}, got {actual}"
             )));
         }

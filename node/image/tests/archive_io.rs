@@ -339,7 +339,11 @@ fn a_layer_that_does_not_match_its_diff_id_keeps_nothing() {
         ],
         &blobs,
     );
-    refused(&t, &tar, |e| e.to_string().contains("diff ID mismatch"));
+    refused(
+        &t,
+        &tar,
+        |e| matches!(e, ImageError::Corrupt(m) if m.contains("diff ID mismatch")),
+    );
 }
 
 #[test]
