@@ -9,7 +9,10 @@ use crate::commands::{
     events::EventsArgs,
     exec::ExecArgs,
     export::ExportArgs,
+    history::HistoryArgs,
     image::{ImageInspectArgs, ImagesArgs, ImportArgs, RmiArgs, TagArgs},
+    image_archive::{LoadArgs, SaveArgs},
+    image_prune::ImagePruneArgs,
     inspect::InspectArgs,
     lifecycle::{
         ContainersArgs, KillArgs, RenameArgs, RestartArgs, RmArgs, StartArgs, StopArgs, UpdateArgs,
@@ -79,6 +82,12 @@ pub enum Command {
     Tag(TagArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(LoadArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
     /// Manage images.
     #[command(name = "image")]
     ImageGroup(ImageGroup),
@@ -190,6 +199,14 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(LoadArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
+    /// Remove unused images.
+    Prune(ImagePruneArgs),
 }
 
 /// `system …`.
@@ -208,6 +225,8 @@ pub enum SystemCommand {
     Info(InfoArgs),
     /// Get real time events from the server.
     Events(EventsArgs),
+    /// Remove unused data.
+    Prune(ImagePruneArgs),
 }
 
 #[cfg(test)]

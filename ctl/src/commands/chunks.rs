@@ -183,6 +183,42 @@ pub async fn download<M>(
     Ok(())
 }
 
+/// Docker's refusal to write an archive to a terminal when no output file is given.
+pub fn refuse_terminal_stdout(path: Option<&std::path::Path>) -> Result<()> {
+    use std::io::IsTerminal;
+    if path.is_none() && std::io::stdout().is_terminal() {
+        return Err(crate::error::Failure::new(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes a server stream to `path` (through `<path>.partial`, renamed at the end, so a failed
+/// download leaves no partial file), or to stdout without a path.
+pub async fn download_to<M>(
+    stream: tonic::Streaming<M>,
+    path: Option<&std::path::Path>,
+    data: impl Fn(M) -> Option<Vec<u8>>,
+) -> Result<()> {
+    let Some(path) = path else {
+        return download(stream, tokio::io::stdout(), data).await;
+    };
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = tokio::fs::File::create(&partial).await.map_err(|e| {
+        crate::error::Failure::new(format!("failed to create {}: {e}", partial.display()))
+    })?;
+    if let Err(error) = download(stream, file, data).await {
+        let _ = tokio::fs::remove_file(&partial).await;
+        return Err(error);
+    }
+    tokio::fs::rename(&partial, path).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

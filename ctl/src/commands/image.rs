@@ -19,6 +19,10 @@ use std::path::PathBuf;
 /// `images [OPTIONS] [REPOSITORY[:TAG]]`.
 #[derive(Args)]
 pub struct ImagesArgs {
+    /// Show all images (Berth has no intermediate images to hide, so the list is the same).
+    #[arg(short = 'a', long)]
+    #[allow(dead_code)]
+    all: bool,
     /// Only show image IDs.
     #[arg(short = 'q', long)]
     quiet: bool,

@@ -9,7 +9,10 @@ pub mod create;
 pub mod events;
 pub mod exec;
 pub mod export;
+pub mod history;
 pub mod image;
+pub mod image_archive;
+pub mod image_prune;
 pub mod image_name;
 pub mod inspect;
 pub mod lifecycle;
@@ -51,6 +54,9 @@ pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result
         Command::Rmi(args) => image::rmi(clients, args).await,
         Command::Tag(args) => image::tag(clients, args).await,
         Command::Import(args) => image::import(clients, args).await,
+        Command::Save(args) => image_archive::save(clients, args).await,
+        Command::Load(args) => image_archive::load(clients, args).await,
+        Command::History(args) => history::history(clients, args).await,
         Command::ImageGroup(group) => match group.command {
             ImageCommand::Pull(args) => pull::pull(clients, args).await,
             ImageCommand::Push(args) => push::push(clients, args).await,
@@ -59,6 +65,10 @@ pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result
             ImageCommand::Tag(args) => image::tag(clients, args).await,
             ImageCommand::Inspect(args) => image::inspect(clients, args).await,
             ImageCommand::Import(args) => image::import(clients, args).await,
+            ImageCommand::Save(args) => image_archive::save(clients, args).await,
+            ImageCommand::Load(args) => image_archive::load(clients, args).await,
+            ImageCommand::History(args) => history::history(clients, args).await,
+            ImageCommand::Prune(args) => image_prune::image_prune(clients, args).await,
         },
         Command::Version(args) => system::version(clients, host, args).await,
         Command::Info(args) => system::info(clients, args).await,
@@ -67,6 +77,7 @@ pub async fn dispatch(command: Command, clients: &Clients, host: &str) -> Result
             SystemCommand::Df(args) => system::df(clients, args).await,
             SystemCommand::Info(args) => system::info(clients, args).await,
             SystemCommand::Events(args) => events::events(clients, args).await,
+            SystemCommand::Prune(args) => image_prune::system_prune(clients, args).await,
         },
         Command::Completion(args) => completion::completion(args),
     }

@@ -1,9 +1,10 @@
-//! The system domain: version, host information, events and disk usage.
+//! The system domain: version, host information, events, disk usage and prune.
 
 use std::{sync::Arc, time::SystemTime};
 
+use berth_image::DeleteItem;
 use berth_proto::node::v1::{
-    ContainerDiskUsage, ContainerStatus, Event, GetDiskUsageResponse, GetInfoResponse,
+    ContainerDiskUsage, ContainerStatus, Event, Filter, GetDiskUsageResponse, GetInfoResponse,
     GetVersionResponse, ImageDiskUsage, SubscribeEventsRequest,
 };
 use tokio::sync::{broadcast::error::RecvError, mpsc};
@@ -203,5 +204,22 @@ impl SystemManager {
             layers_size: i64::try_from(usage.layers_size).unwrap_or(i64::MAX),
             content_size: i64::try_from(usage.content_size).unwrap_or(i64::MAX),
         })
+    }
+
+    /// Removes stopped containers, then dangling images (with `all`: every image no
+    /// container uses), both matching the filters. Returns the removed container IDs, the
+    /// image removal steps and the bytes freed.
+    pub async fn prune(
+        &self,
+        all: bool,
+        filters: &[Filter],
+    ) -> DomainResult<(Vec<String>, Vec<DeleteItem>, u64)> {
+        let (containers, container_bytes) = self.containers.prune(filters).await?;
+        let images = self.images.prune(all, filters).await?;
+        Ok((
+            containers,
+            images.items,
+            container_bytes + images.space_reclaimed,
+        ))
     }
 }

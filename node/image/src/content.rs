@@ -93,6 +93,14 @@ impl ContentStore {
         File::open(&path).map_err(|e| ImageError::io(format!("opening blob {digest}"), e))
     }
 
+    /// The size of a stored blob; 0 when it is missing.
+    pub(crate) fn size(&self, digest: &str) -> u64 {
+        self.path(digest)
+            .ok()
+            .and_then(|p| fs::symlink_metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
     /// Deletes a blob; a missing one is fine.
     pub(crate) fn delete(&self, digest: &str) -> Result<(), ImageError> {
         match fs::remove_file(self.path(digest)?) {

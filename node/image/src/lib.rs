@@ -12,14 +12,18 @@ mod error;
 mod fsops;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod history;
 mod import;
 mod index;
 mod layers;
+mod load;
 pub mod overlay;
 mod paths;
+mod prune;
 mod reference;
 pub mod registry;
 mod repo_digests;
+mod save;
 mod snapshots;
 mod store;
 mod tar_reader;
@@ -27,6 +31,9 @@ mod types;
 mod unpack;
 
 pub use error::ImageError;
+pub use history::HistoryEntry;
+pub use load::LoadedImage;
+pub use prune::PruneReport;
 pub use reference::Reference;
 pub use store::ImageStore;
 pub use types::{DeleteItem, Image, ImageConfig, ImportOptions, StoreUsage};

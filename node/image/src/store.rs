@@ -24,7 +24,7 @@ pub struct ImageStore {
 }
 
 /// How the caller named an image.
-enum Named {
+pub(crate) enum Named {
     /// By a tag or digest reference.
     Reference(Reference),
     /// By ID or ID prefix.
@@ -170,6 +170,7 @@ impl ImageStore {
             }
         };
         self.delete_image(&view, record, &untag)
+            .map(|(items, _)| items)
     }
 
     /// Removes tags, and the repo digests `digests` of image `id`, keeping the image.
@@ -205,20 +206,22 @@ impl ImageStore {
             .collect())
     }
 
-    /// Removes the image, its `tags`, and the snapshots and blobs nothing else uses. The index
-    /// changes first; files follow (a crash in between leaves garbage that `open` collects).
-    fn delete_image(
+    /// Removes the image, its `tags`, and the snapshots and blobs nothing else uses; returns
+    /// what it did and the bytes freed. The index changes first; files follow (a crash in
+    /// between leaves garbage that `open` collects). `view` must be current (write lock held).
+    pub(crate) fn delete_image(
         &self,
         view: &View,
         record: &ImageRecord,
         tags: &[String],
-    ) -> Result<Vec<DeleteItem>, ImageError> {
+    ) -> Result<(Vec<DeleteItem>, u64), ImageError> {
         let mut items: Vec<DeleteItem> = tags
             .iter()
             .map(|t| DeleteItem::Untagged(familiar(t)))
             .collect();
         items.push(DeleteItem::Deleted(record.id.clone()));
         let mut dirs = Vec::new();
+        let mut reclaimed = 0u64;
         let txn = self.db.begin_write()?;
         {
             let mut tag_table = txn.open_table(TAGS)?;
@@ -239,6 +242,7 @@ impl ImageStore {
                 if snapshot.refs == 0 {
                     snapshots.remove(chain_id.as_str())?;
                     dirs.push(snapshot.dir);
+                    reclaimed += snapshot.size;
                     items.push(DeleteItem::Deleted(chain_id.clone()));
                 } else {
                     snapshots.insert(chain_id.as_str(), index::encode(&snapshot)?.as_slice())?;
@@ -258,9 +262,12 @@ impl ImageStore {
             let _ = self.snapshots.remove(n);
         }
         for blob in record.blobs().filter(|b| !still_used.contains(b)) {
-            let _ = self.content.delete(blob);
+            let size = self.content.size(blob);
+            if self.content.delete(blob).is_ok() {
+                reclaimed += size;
+            }
         }
-        Ok(items)
+        Ok((items, reclaimed))
     }
 
     /// The unpacked layer directories of an image, top layer first (overlayfs lowerdir order).
@@ -305,7 +312,10 @@ impl ImageStore {
 
 /// Resolves what a user typed, in Docker's order: `sha256:` IDs (or prefixes), then
 /// references, then bare hex ID prefixes.
-fn resolve<'v>(view: &'v View, input: &str) -> Result<(&'v ImageRecord, Named), ImageError> {
+pub(crate) fn resolve<'v>(
+    view: &'v View,
+    input: &str,
+) -> Result<(&'v ImageRecord, Named), ImageError> {
     if let Some(hex) = input.strip_prefix("sha256:") {
         return by_id_prefix(view, input, hex).map(|r| (r, Named::Id));
     }
@@ -346,7 +356,7 @@ fn by_id_prefix<'v>(view: &'v View, input: &str, hex: &str) -> Result<&'v ImageR
     }
 }
 
-fn to_image(view: &View, record: &ImageRecord) -> Image {
+pub(crate) fn to_image(view: &View, record: &ImageRecord) -> Image {
     Image {
         id: record.id.clone(),
         repo_tags: view.tags_of(&record.id),
@@ -369,12 +379,12 @@ fn to_image(view: &View, record: &ImageRecord) -> Image {
 }
 
 /// The 12-hex-digit form Docker prints.
-fn short_id(id: &str) -> &str {
+pub(crate) fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
 }
 
 /// A stored tag the way Docker prints it (`busybox:latest`).
-fn familiar(tag: &str) -> String {
+pub(crate) fn familiar(tag: &str) -> String {
     Reference::parse(tag).map_or_else(|_| tag.to_string(), |r| r.familiar())
 }

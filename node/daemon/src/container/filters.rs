@@ -118,7 +118,7 @@ impl ContainerFilter {
 
 /// `until` as a Unix timestamp (`1700000000`), an RFC 3339 time, or a duration before now
 /// (`10m`, `24h`).
-fn parse_until(value: &str) -> DomainResult<i128> {
+pub(crate) fn parse_until(value: &str) -> DomainResult<i128> {
     let invalid = || DomainError::InvalidArgument(format!("invalid filter 'until={value}'"));
     if let Ok(secs) = value.parse::<i64>() {
         return Ok(i128::from(secs) * 1_000_000_000);

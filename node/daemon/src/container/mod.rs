@@ -38,6 +38,7 @@ pub use attach::{AttachOutput, AttachSession};
 pub use copy::CopySource;
 pub use entry::Entry;
 pub use exec::{ExecOutput, ExecSession};
+pub(crate) use filters::parse_until;
 
 use crate::{
     context::{blocking, Context},

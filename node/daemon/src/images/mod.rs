@@ -6,7 +6,10 @@ mod maintenance;
 mod pull;
 mod push;
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use berth_image::{DeleteItem, Image, ImportOptions, Reference};
 use berth_proto::node::v1::{Filter, ImportImageHeader, ListImagesRequest};
@@ -80,19 +83,18 @@ impl ImageManager {
     pub async fn list(&self, req: &ListImagesRequest) -> DomainResult<(Vec<Image>, String)> {
         let all = self.all().await?;
         let filter = ImageFilter::parse(&req.filters, &all)?;
-        let mut matching: Vec<Image> = all.into_iter().filter(|i| filter.matches(i)).collect();
+        let mut matching: Vec<Image> = all
+            .into_iter()
+            .filter(|i| filter.matches(i))
+            .map(|i| filter.matching_tags(i))
+            .collect();
         matching.sort_by_key(|i| std::cmp::Reverse(sort_key(i)));
         pagination::paginate(matching, sort_key, req.page_size, &req.page_token)
     }
 
     /// Untags or removes an image; refuses (without force) one that containers use.
     pub async fn remove(&self, reference: &str, force: bool) -> DomainResult<Vec<DeleteItem>> {
-        let used: std::collections::HashSet<String> = self
-            .containers
-            .all()
-            .into_iter()
-            .map(|c| c.image_id)
-            .collect();
+        let used = self.used_images();
         let ctx = Arc::clone(&self.ctx);
         let reference = reference.to_owned();
         let items = blocking("removing the image", move || {
@@ -101,13 +103,28 @@ impl ImageManager {
                 .remove(&reference, force, &|id: &str| used.contains(id))?)
         })
         .await?;
-        for item in &items {
+        self.emit_deletes(&items).await?;
+        Ok(items)
+    }
+
+    /// The IDs of the images containers use.
+    fn used_images(&self) -> HashSet<String> {
+        self.containers
+            .all()
+            .into_iter()
+            .map(|c| c.image_id)
+            .collect()
+    }
+
+    /// The `untag` and `delete` events of a removal.
+    async fn emit_deletes(&self, items: &[DeleteItem]) -> DomainResult<()> {
+        for item in items {
             match item {
                 DeleteItem::Untagged(tag) => self.emit(tag, "untag", tag).await?,
                 DeleteItem::Deleted(id) => self.emit(id, "delete", id).await?,
             }
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Tags an image.
@@ -189,6 +206,16 @@ impl ImageFilter {
             }
         }
         Ok(f)
+    }
+
+    /// With `reference` filters, the image shows only the tags that match (as in Docker).
+    fn matching_tags(&self, mut image: Image) -> Image {
+        if !self.references.is_empty() {
+            image
+                .repo_tags
+                .retain(|t| self.references.iter().any(|r| reference_matches(r, t)));
+        }
+        image
     }
 
     fn matches(&self, i: &Image) -> bool {

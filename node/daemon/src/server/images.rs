@@ -2,16 +2,14 @@
 
 use std::sync::Arc;
 
-use berth_image::DeleteItem;
 use berth_proto::node::v1::{
     image_service_server::ImageService, import_image_request, GetImageHistoryRequest,
     GetImageHistoryResponse, GetImageRequest, GetImageResponse, Image, ImageConfig,
-    ImageDeleteItem, ImportImageRequest, ImportImageResponse, ListImagesRequest,
-    ListImagesResponse, LoadImagesRequest, LoadImagesResponse, LoginRegistryRequest,
-    LoginRegistryResponse, PruneImagesRequest, PruneImagesResponse, PullImageRequest,
-    PullImageResponse, PushImageRequest, PushImageResponse, RemoveImageRequest,
-    RemoveImageResponse, RootFs, SaveImagesRequest, SaveImagesResponse, TagImageRequest,
-    TagImageResponse,
+    ImportImageRequest, ImportImageResponse, ListImagesRequest, ListImagesResponse,
+    LoadImagesRequest, LoadImagesResponse, LoginRegistryRequest, LoginRegistryResponse,
+    PruneImagesRequest, PruneImagesResponse, PullImageRequest, PullImageResponse, PushImageRequest,
+    PushImageResponse, RemoveImageRequest, RemoveImageResponse, RootFs, SaveImagesRequest,
+    SaveImagesResponse, TagImageRequest, TagImageResponse,
 };
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
@@ -128,16 +126,7 @@ impl ImageService for ImageApi {
         Ok(Response::new(RemoveImageResponse {
             items: items
                 .into_iter()
-                .map(|item| match item {
-                    DeleteItem::Untagged(tag) => ImageDeleteItem {
-                        untagged: tag,
-                        deleted: String::new(),
-                    },
-                    DeleteItem::Deleted(id) => ImageDeleteItem {
-                        untagged: String::new(),
-                        deleted: id,
-                    },
-                })
+                .map(image_maintenance::delete_item)
                 .collect(),
         }))
     }

@@ -10,7 +10,7 @@ use berth_proto::node::v1::{
 use tokio_stream::{wrappers::ReceiverStream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::{streams::BoxStream, Api};
+use super::{image_maintenance::delete_item, streams::BoxStream, Api};
 use crate::system::SystemManager;
 
 /// The SystemService implementation.
@@ -65,7 +65,13 @@ impl SystemService for SystemApi {
         &self,
         request: Request<PruneSystemRequest>,
     ) -> Result<Response<PruneSystemResponse>, Status> {
-        let _ = request;
-        unimplemented!("contract")
+        let req = request.into_inner();
+        let (containers, images, space_reclaimed) =
+            self.system.prune(req.all, &req.filters).await?;
+        Ok(Response::new(PruneSystemResponse {
+            containers_deleted: containers,
+            images_deleted: images.into_iter().map(delete_item).collect(),
+            space_reclaimed,
+        }))
     }
 }
