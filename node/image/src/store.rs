@@ -215,8 +215,10 @@ impl ImageStore {
         record: &ImageRecord,
         tags: &[String],
     ) -> Result<(Vec<DeleteItem>, u64), ImageError> {
+        // The image's digest references go with it, listed as Docker lists them.
         let mut items: Vec<DeleteItem> = tags
             .iter()
+            .chain(&record.repo_digests)
             .map(|t| DeleteItem::Untagged(familiar(t)))
             .collect();
         items.push(DeleteItem::Deleted(record.id.clone()));
