@@ -200,8 +200,18 @@ impl Registry {
     /// Copies `path` (`repo:tag` or `repo@digest`) out of the registry into the OCI layout
     /// `dir` as `tag`.
     pub fn skopeo_pull(&self, path: &str, dir: &Path, tag: &str) -> Result<()> {
+        // skopeo creates the layout directory but not its parents.
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(FixtureError::io(format!("creating {}", parent.display())))?;
+        }
         let mut command = self.skopeo();
-        command.args(["copy", "--src-tls-verify=false"]);
+        // Keep uncompressed layers as they are, so every blob keeps its digest.
+        command.args([
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-oci-accept-uncompressed-layers",
+        ]);
         if let Some(login) = &self.login {
             command.arg("--src-creds").arg(login.colon_joined());
         }
