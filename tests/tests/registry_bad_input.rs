@@ -333,16 +333,10 @@ fn redirected_blob_downloads_succeed() {
             layer.blob.digest
         );
     }
-    assert_eq!(
-        d.ok(&[
-            "run",
-            "--rm",
-            &fake.reference("app:v1"),
-            "cat",
-            "/bottom/one"
-        ]),
-        "the first layer"
-    );
+    // The image has no binaries: read the layer's file through a created container.
+    let id = d.ok(&["create", &fake.reference("app:v1"), "true"]);
+    let tar = d.ok(&["cp", &format!("{id}:/bottom/one"), "-"]);
+    assert!(tar.contains("the first layer"), "{tar}");
 }
 
 #[test]
