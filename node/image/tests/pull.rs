@@ -643,6 +643,22 @@ async fn a_blob_that_does_not_match_its_digest_keeps_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_blob_longer_than_its_manifest_says_keeps_nothing() {
+    let served = Served::gzip();
+    let mut longer = served.layer.clone();
+    longer.extend_from_slice(&[0u8; 4096]);
+    let server = fake::Server::start(served.routes(fake::Reply::Body {
+        content_type: "application/octet-stream".into(),
+        body: longer,
+    }))
+    .await;
+    let (store, result) = pull_from(&server, Credentials::default()).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    assert_nothing_kept(&store);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_layer_that_does_not_match_its_diff_id_keeps_nothing() {
     let wrong = format!("sha256:{}", "1".repeat(64));
     let served = Served::new(

@@ -260,12 +260,14 @@ impl LayerJob {
             (Ok(()), Ok(size)) => size,
             (Ok(()), Err(e)) => return Err(e),
             (Err(e), written) => {
-                // Checked out by chance (a size overrun is not a digest mismatch): discard.
+                // The bytes up to a size overrun may check out: still discard them.
                 if written.is_ok() {
-                    if let Some(n) = dir {
-                        let _ = store.snapshots.remove(n);
-                    }
-                    store.roll_back(&[], std::slice::from_ref(&layer.digest));
+                    let digest = layer.digest.clone();
+                    let _ = blocking(move || {
+                        store.roll_back(dir.as_slice(), &[digest]);
+                        Ok(())
+                    })
+                    .await;
                 }
                 return Err(e);
             }
