@@ -244,6 +244,51 @@ async fn layers_present_are_skipped_and_missing_blobs_fetched() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_present_snapshot_without_its_blob_downloads_only_the_blob() {
+    let registry = TestRegistry::start();
+    let mut layout = Layout::new();
+    let built = layout.image("amd64", &[Layer::busybox()], &["/bin/busybox"]);
+    layout.tag(&built.descriptor, "v1");
+    registry.seed(&layout, "v1", "app");
+    let store = store();
+    // An import of the same tar: its snapshot has the same chain ID, its blob is the tar.
+    let imported = store
+        .images
+        .import(
+            &mut &Layer::busybox().tar[..],
+            &berth_image::ImportOptions::default(),
+        )
+        .unwrap();
+    let snapshots = files_in(&store.dir.path().join("snapshots"));
+    let client = Registry::new(RegistryConfig::default());
+    let (result, events) = pull(
+        &client,
+        &store,
+        request(&format!("{}/app:v1", registry.host), None),
+    )
+    .await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.image.diff_ids, imported.diff_ids);
+    assert_eq!(
+        final_states(&events),
+        [(built.layer_digests[0].clone(), LayerState::Complete)]
+    );
+    assert_eq!(
+        files_in(&store.dir.path().join("snapshots")),
+        snapshots,
+        "no new snapshot"
+    );
+    let blob = store.dir.path().join(format!(
+        "content/blobs/sha256/{}",
+        &built.layer_digests[0]["sha256:".len()..]
+    ));
+    assert!(
+        blob.is_file(),
+        "the compressed blob is stored for save and push"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_pulls_share_downloads() {
     let registry = TestRegistry::start();
     let mut layout = Layout::new();
