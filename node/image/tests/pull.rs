@@ -312,12 +312,21 @@ async fn concurrent_pulls_share_downloads() {
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.image.id, built.config_digest);
     assert_eq!(second.image.id, built.config_digest);
-    let shared = first_events
+    // Each layer downloaded once: the other pull followed it as Shared, then Complete.
+    let mut shared: Vec<&str> = first_events
         .iter()
         .chain(&second_events)
         .filter(|e| e.state == LayerState::Shared)
-        .count();
-    assert_eq!(shared, 2, "{first_events:?} {second_events:?}");
+        .map(|e| e.digest.as_str())
+        .collect();
+    shared.sort();
+    shared.dedup();
+    assert_eq!(shared.len(), 2, "{first_events:?} {second_events:?}");
+    for events in [&first_events, &second_events] {
+        assert!(final_states(events)
+            .iter()
+            .all(|(_, s)| *s == LayerState::Complete));
+    }
     // One snapshot per layer, one blob each for the layers, config and manifest.
     assert_eq!(files_in(&store.dir.path().join("snapshots")), 2);
     assert_eq!(files_in(&store.dir.path().join("content/blobs/sha256")), 4);

@@ -12,7 +12,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use oci_client::errors::DigestError;
 use oci_client::manifest::OciDescriptor;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::client::map_error;
 use super::manifest::Descriptor;
@@ -33,36 +33,47 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 pub(crate) type Outcome = Result<LayerSnapshot, Arc<ImageError>>;
 type InFlight = Shared<BoxFuture<'static, Outcome>>;
 
+/// A download in flight: its outcome, and the bytes received so far.
+#[derive(Clone)]
+struct Entry {
+    outcome: InFlight,
+    received: watch::Receiver<u64>,
+}
+
 /// The downloads in flight and the leases of one daemon.
 #[derive(Default)]
 pub(crate) struct Downloads {
-    in_flight: Mutex<HashMap<String, InFlight>>,
+    in_flight: Mutex<HashMap<String, Entry>>,
     leases: Mutex<HashMap<String, usize>>,
 }
 
 /// A download this pull waits for.
 pub(crate) struct Joined {
     pub outcome: InFlight,
+    /// Bytes received so far (for the progress of the pulls sharing it).
+    pub received: watch::Receiver<u64>,
     /// Another pull started it.
     pub shared: bool,
 }
 
 impl Downloads {
-    /// The download of `key`: the one in flight, or `job` started now on its own task (so it
-    /// completes even when the pull that started it goes away).
-    pub(crate) fn join(
-        self: &Arc<Self>,
-        key: String,
-        job: impl FnOnce() -> BoxFuture<'static, Result<LayerSnapshot, ImageError>>,
-    ) -> Joined {
+    /// The download of `key`: the one in flight, or `job` (given where to publish the bytes
+    /// received) started now on its own task, so that it completes even when the pull that
+    /// started it goes away.
+    pub(crate) fn join<F>(self: &Arc<Self>, key: String, job: F) -> Joined
+    where
+        F: FnOnce(watch::Sender<u64>) -> BoxFuture<'static, Result<LayerSnapshot, ImageError>>,
+    {
         let mut map = lock(&self.in_flight);
-        if let Some(outcome) = map.get(&key) {
+        if let Some(entry) = map.get(&key) {
             return Joined {
-                outcome: outcome.clone(),
+                outcome: entry.outcome.clone(),
+                received: entry.received.clone(),
                 shared: true,
             };
         }
-        let job = job();
+        let (sender, received) = watch::channel(0);
+        let job = job(sender);
         let this = Arc::clone(self);
         let task_key = key.clone();
         let task = tokio::spawn(async move {
@@ -80,9 +91,14 @@ impl Downloads {
         }
         .boxed()
         .shared();
-        map.insert(key, outcome.clone());
+        let entry = Entry {
+            outcome: outcome.clone(),
+            received: received.clone(),
+        };
+        map.insert(key, entry);
         Joined {
             outcome,
+            received,
             shared: false,
         }
     }
@@ -155,6 +171,8 @@ pub(crate) struct LayerJob {
     /// The snapshot it belongs to.
     pub unpack: Unpack,
     pub progress: ProgressSink,
+    /// Where the bytes received go, for the pulls sharing this download.
+    pub received: watch::Sender<u64>,
     /// For messages: `pulling busybox:latest`.
     pub what: String,
 }
@@ -180,9 +198,11 @@ impl LayerJob {
             layer,
             unpack,
             progress,
+            received: shared_received,
             what,
         } = self;
         let report = |state, current| {
+            shared_received.send_replace(current);
             let _ = progress.send(LayerProgress {
                 digest: layer.digest.clone(),
                 state,

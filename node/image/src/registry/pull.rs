@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::client::{connect, map_error, oci_reference, registry_auth};
-use super::downloads::{blocking, LayerJob, Lease, Unpack};
+use super::downloads::{blocking, Joined, LayerJob, Lease, Outcome, Unpack};
 use super::manifest::{self, Descriptor, ImageManifest, ParsedManifest};
 use super::platform;
 use super::{
@@ -490,22 +490,57 @@ impl Pull<'_> {
             unpack.chain_id,
             unpack.existing.is_none()
         );
-        let job = LayerJob {
-            store: Arc::clone(&self.store),
-            client: self.client.clone(),
-            image: self.image.clone(),
-            layer: layer.clone(),
-            unpack,
-            progress: self.progress.clone(),
-            what: self.what.clone(),
+        let joined = self.registry.downloads.join(key, |received| {
+            LayerJob {
+                store: Arc::clone(&self.store),
+                client: self.client.clone(),
+                image: self.image.clone(),
+                layer: layer.clone(),
+                unpack,
+                progress: self.progress.clone(),
+                received,
+                what: self.what.clone(),
+            }
+            .run()
+            .boxed()
+        });
+        let outcome = if joined.shared {
+            self.follow(&layer, joined).await
+        } else {
+            joined.outcome.await
         };
-        let joined = self.registry.downloads.join(key, || job.run().boxed());
-        if joined.shared {
-            self.report(&layer.digest, LayerState::Shared, 0, layer.size);
-        }
-        let snapshot = joined.outcome.await.map_err(|e| duplicate(&e))?;
+        let snapshot = outcome.map_err(|e| duplicate(&e))?;
         self.report(&layer.digest, LayerState::Complete, layer.size, layer.size);
         Ok((snapshot, true))
+    }
+
+    /// Waits for a download another pull started, reporting its bytes as `Shared`.
+    async fn follow(&self, layer: &Descriptor, joined: Joined) -> Outcome {
+        let Joined {
+            outcome,
+            mut received,
+            ..
+        } = joined;
+        self.report(
+            &layer.digest,
+            LayerState::Shared,
+            *received.borrow(),
+            layer.size,
+        );
+        let mut outcome = std::pin::pin!(outcome);
+        loop {
+            tokio::select! {
+                result = &mut outcome => return result,
+                changed = received.changed() => match changed {
+                    Ok(()) => {
+                        let current = *received.borrow_and_update();
+                        self.report(&layer.digest, LayerState::Shared, current, layer.size);
+                    }
+                    // The download finished: its outcome is ready.
+                    Err(_) => return outcome.await,
+                },
+            }
+        }
     }
 
     /// Deletes what this pull wrote that no other pull holds and the index does not know.
