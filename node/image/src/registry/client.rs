@@ -12,6 +12,9 @@ use oci_client::secrets::RegistryAuth;
 use super::{Credentials, RegistryConfig};
 use crate::{ImageError, Reference};
 
+/// How long a connection to a registry may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where Docker Hub's API lives; references say `docker.io`.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
@@ -29,6 +32,8 @@ pub(crate) fn connect(config: &RegistryConfig, registry: &str) -> oci_client::Cl
         max_concurrent_download: config.max_concurrent_downloads.max(1),
         max_concurrent_upload: config.max_concurrent_uploads.max(1),
         user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
+        // An unreachable registry fails instead of hanging the operation.
+        connect_timeout: Some(CONNECT_TIMEOUT),
         ..ClientConfig::default()
     })
 }

@@ -26,6 +26,8 @@ use crate::{ImageError, ImageStore};
 const CHANNEL_DEPTH: usize = 16;
 /// Read size between the network and the unpacker.
 const BUFFER: usize = 256 * 1024;
+/// A registry that sends nothing for this long has failed.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this often a layer reports bytes moved.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -246,11 +248,16 @@ impl LayerJob {
         let mut received = 0u64;
         let mut last_report = Instant::now();
         let mut pumped: Result<(), ImageError> = Ok(());
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
+        loop {
+            let chunk = match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(Some(Err(e))) => {
                     pumped = Err(stream_error(&what, &layer.digest, &e));
+                    break;
+                }
+                Err(_) => {
+                    pumped = Err(stalled(&what, &layer.digest));
                     break;
                 }
             };
@@ -377,6 +384,14 @@ fn stream_error(what: &str, digest: &str, error: &io::Error) -> ImageError {
         source = cause.source();
     }
     ImageError::Unavailable(format!("{what}: downloading {digest}: {text}"))
+}
+
+/// A transfer that stopped moving.
+pub(crate) fn stalled(what: &str, digest: &str) -> ImageError {
+    ImageError::Unavailable(format!(
+        "{what}: the registry sent nothing for {} s while sending {digest}",
+        STALL_TIMEOUT.as_secs()
+    ))
 }
 
 /// Runs blocking store work off the async threads.
