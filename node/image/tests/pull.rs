@@ -421,10 +421,12 @@ mod fake {
         Truncated(Vec<u8>),
         Redirect(String),
         Status(u16, &'static str),
+        /// 401 with this `WWW-Authenticate` challenge.
+        Challenge(String),
     }
 
     /// A request's path and `Authorization` header.
-    type Request = (String, Option<String>);
+    pub type Request = (String, Option<String>);
 
     /// A server on 127.0.0.1 answering `routes` by path (anything else: 404), recording
     /// each request's path and `Authorization` header.
@@ -460,8 +462,9 @@ mod fake {
                             .find(|l| l.to_lowercase().starts_with("authorization:"))
                             .map(|l| l["authorization:".len()..].trim().to_string());
                         record.lock().unwrap().push((path.clone(), auth));
+                        let route = path.split('?').next().unwrap_or_default();
                         let reply = routes
-                            .get(&path)
+                            .get(route)
                             .cloned()
                             .unwrap_or(Reply::Status(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#));
                         let response = match reply {
@@ -487,6 +490,10 @@ mod fake {
                                 "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                             )
                             .into_bytes(),
+                            Reply::Challenge(challenge) => format!(
+                                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                            )
+                            .into_bytes(),
                             Reply::Status(401, body) => format!(
                                 "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"fake\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                                 body.len()
@@ -506,7 +513,12 @@ mod fake {
             Server { addr, seen }
         }
 
-        /// The requests whose path contains `part`, with their `Authorization` headers.
+        /// Every request so far.
+        pub fn all(&self) -> Vec<Request> {
+            self.seen.lock().unwrap().clone()
+        }
+
+        /// The `Authorization` headers of the requests whose path contains `part`.
         pub fn requests(&self, part: &str) -> Vec<Option<String>> {
             self.seen
                 .lock()
@@ -664,6 +676,99 @@ async fn blob_redirects_are_followed_without_the_credentials() {
         std::fs::read(dirs[0].join("etc/hello")).unwrap(),
         b"hello\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_tokens_come_from_the_token_endpoint_with_the_pull_scope() {
+    let served = Served::gzip();
+    let auth = fake::Server::start(std::collections::HashMap::from([(
+        "/token".to_string(),
+        fake::Reply::Body {
+            content_type: "application/json".into(),
+            body: br#"{"token":"t0ken"}"#.to_vec(),
+        },
+    )]))
+    .await;
+    let mut routes = served.routes(served.layer_body());
+    routes.insert(
+        "/v2/".into(),
+        fake::Reply::Challenge(format!(
+            r#"Bearer realm="http://{}/token",service="fake""#,
+            auth.addr
+        )),
+    );
+    let registry = fake::Server::start(routes).await;
+    let credentials = Credentials {
+        username: "user".into(),
+        password: "secret".into(),
+        ..Credentials::default()
+    };
+    let (_store, result) = pull_from(&registry, credentials).await;
+    assert_eq!(result.unwrap().image.id, served.config_digest);
+    let token_requests = auth.all();
+    assert!(
+        token_requests.iter().all(
+            |(path, auth)| path.contains("scope=repository%3Aapp%3Apull")
+                && path.contains("service=fake")
+                && auth.as_deref().is_some_and(|a| a.starts_with("Basic "))
+        ),
+        "{token_requests:?}"
+    );
+    for part in ["/manifests/", "/blobs/"] {
+        let sent = registry.requests(part);
+        assert!(
+            !sent.is_empty() && sent.iter().all(|a| a.as_deref() == Some("Bearer t0ken")),
+            "{part}: {sent:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_manifest_lists_resolve_arm_variants() {
+    let served = Served::gzip();
+    let entry = |arch: &str, variant: &str, digest: &str, size: usize| {
+        serde_json::json!({
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": digest, "size": size,
+            "platform": {"architecture": arch, "os": "linux", "variant": variant}
+        })
+    };
+    let other = format!("sha256:{}", "9".repeat(64));
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            entry("arm", "v5", &other, 10),
+            entry("arm", "v6", &registry::sha256(&served.manifest), served.manifest.len()),
+            entry("amd64", "", &other, 10),
+        ]
+    }))
+    .unwrap();
+    let mut routes = served.routes(served.layer_body());
+    routes.insert(
+        format!("/v2/app/manifests/{}", registry::sha256(&served.manifest)),
+        fake::Reply::Body {
+            content_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+            body: served.manifest.clone(),
+        },
+    );
+    routes.insert(
+        "/v2/app/manifests/v1".into(),
+        fake::Reply::Body {
+            content_type: "application/vnd.docker.distribution.manifest.list.v2+json".into(),
+            body: list.clone(),
+        },
+    );
+    let server = fake::Server::start(routes).await;
+    let store = store();
+    let client = Registry::new(RegistryConfig::default());
+    let reference = format!("{}/app:v1", server.addr);
+    // arm/v7 runs v6 (preferred over v5).
+    let (result, _) = pull(&client, &store, request(&reference, Some("linux/arm/v7"))).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.image.id, served.config_digest);
+    assert_eq!(outcome.digest, registry::sha256(&list));
+    assert!(server.requests(&other).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
