@@ -707,11 +707,11 @@ async fn bearer_tokens_come_from_the_token_endpoint_with_the_pull_scope() {
     assert_eq!(result.unwrap().image.id, served.config_digest);
     let token_requests = auth.all();
     assert!(
-        token_requests.iter().all(
-            |(path, auth)| path.contains("scope=repository%3Aapp%3Apull")
+        !token_requests.is_empty()
+            && token_requests.iter().all(|(path, auth)| path
+                .contains("scope=repository%3Aapp%3Apull")
                 && path.contains("service=fake")
-                && auth.as_deref().is_some_and(|a| a.starts_with("Basic "))
-        ),
+                && auth.as_deref().is_some_and(|a| a.starts_with("Basic "))),
         "{token_requests:?}"
     );
     for part in ["/manifests/", "/blobs/"] {
