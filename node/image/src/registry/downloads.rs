@@ -244,40 +244,16 @@ impl LayerJob {
                 )
             })
         };
-        let mut stream = stream.stream;
         let mut received = 0u64;
-        let mut last_report = Instant::now();
-        let mut pumped: Result<(), ImageError> = Ok(());
-        loop {
-            let chunk = match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
-                Ok(None) => break,
-                Ok(Some(Ok(chunk))) => chunk,
-                Ok(Some(Err(e))) => {
-                    pumped = Err(stream_error(&what, &layer.digest, &e));
-                    break;
-                }
-                Err(_) => {
-                    pumped = Err(stalled(&what, &layer.digest));
-                    break;
-                }
-            };
-            received += chunk.len() as u64;
-            if received > layer.size {
-                pumped = Err(ImageError::Corrupt(format!(
-                    "{what}: blob {} is larger than the {} bytes its manifest says",
-                    layer.digest, layer.size
-                )));
-                break;
-            }
-            if tx.send(chunk).await.is_err() {
-                // The writer failed; its error says why.
-                break;
-            }
-            if last_report.elapsed() >= PROGRESS_INTERVAL {
-                last_report = Instant::now();
-                report(LayerState::Transferring, received);
-            }
-        }
+        let pumped = pump(
+            stream.stream,
+            &tx,
+            &layer,
+            &what,
+            &mut received,
+            |current| report(LayerState::Transferring, current),
+        )
+        .await;
         drop(tx);
         report(LayerState::Verifying, received);
         let written = writer
@@ -311,6 +287,46 @@ impl LayerJob {
             snapshot,
             created,
         })
+    }
+}
+
+/// Forwards the registry's chunks to the writer, counting them into `received` and reporting
+/// them at most every `PROGRESS_INTERVAL`. Fails on a stream error, a stall of
+/// `STALL_TIMEOUT`, or more bytes than the manifest says; stops quietly when the writer has
+/// failed (its error says why).
+async fn pump<S>(
+    mut stream: S,
+    tx: &mpsc::Sender<Bytes>,
+    layer: &Descriptor,
+    what: &str,
+    received: &mut u64,
+    report: impl Fn(u64),
+) -> Result<(), ImageError>
+where
+    S: futures::Stream<Item = Result<Bytes, io::Error>> + Unpin,
+{
+    let mut last_report = Instant::now();
+    loop {
+        let chunk = match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(e))) => return Err(stream_error(what, &layer.digest, &e)),
+            Err(_) => return Err(stalled(what, &layer.digest)),
+        };
+        *received += chunk.len() as u64;
+        if *received > layer.size {
+            return Err(ImageError::Corrupt(format!(
+                "{what}: blob {} is larger than the {} bytes its manifest says",
+                layer.digest, layer.size
+            )));
+        }
+        if tx.send(chunk).await.is_err() {
+            return Ok(());
+        }
+        if last_report.elapsed() >= PROGRESS_INTERVAL {
+            last_report = Instant::now();
+            report(*received);
+        }
     }
 }
 
@@ -443,5 +459,75 @@ impl Read for Tee<'_> {
         let n = self.input.read(buf)?;
         self.ingest.write_all(&buf[..n])?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(size: u64) -> Descriptor {
+        Descriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            size,
+            platform: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_registry_that_stops_sending_fails_after_the_stall_timeout() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let first = futures::stream::iter([Ok(Bytes::from_static(b"abc"))]);
+        let stream = first.chain(futures::stream::pending());
+        let mut received = 0;
+        let started = tokio::time::Instant::now();
+        let result = pump(stream, &tx, &layer(10), "pulling x", &mut received, |_| {}).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ImageError::Unavailable(_)), "{err}");
+        assert!(err.to_string().contains("sent nothing for 60 s"), "{err}");
+        assert!(started.elapsed() >= STALL_TIMEOUT);
+        assert_eq!(received, 3);
+        assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"abc"));
+    }
+
+    #[tokio::test]
+    async fn more_bytes_than_the_manifest_says_are_corrupt() {
+        let (tx, _rx) = mpsc::channel(4);
+        let stream = futures::stream::iter([
+            Ok(Bytes::from_static(b"abcd")),
+            Ok(Bytes::from_static(b"efgh")),
+        ]);
+        let mut received = 0;
+        let err = pump(stream, &tx, &layer(6), "pulling x", &mut received, |_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_writer_stops_the_pump_quietly() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let stream = futures::stream::iter([Ok(Bytes::from_static(b"abcd"))]);
+        let mut received = 0;
+        pump(stream, &tx, &layer(4), "pulling x", &mut received, |_| {})
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn leases_free_a_key_when_the_last_holder_releases_it() {
+        let downloads = Arc::new(Downloads::default());
+        let mut first = downloads.lease();
+        let mut second = downloads.lease();
+        first.add("a");
+        first.add("a");
+        first.add("b");
+        second.add("b");
+        let mut free = first.release();
+        free.sort();
+        assert_eq!(free, ["a"]);
+        assert_eq!(second.release(), ["b"]);
     }
 }
