@@ -423,6 +423,8 @@ mod fake {
         Status(u16, &'static str),
         /// 401 with this `WWW-Authenticate` challenge.
         Challenge(String),
+        /// A body sent after a pause.
+        Slow(Vec<u8>),
     }
 
     /// A request's path and `Authorization` header.
@@ -471,6 +473,16 @@ mod fake {
                             Reply::Body { content_type, body } => {
                                 let mut r = format!(
                                     "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                r.extend_from_slice(&body);
+                                r
+                            }
+                            Reply::Slow(body) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                                let mut r = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                                     body.len()
                                 )
                                 .into_bytes();
@@ -814,6 +826,34 @@ async fn a_blob_longer_than_its_manifest_says_keeps_nothing() {
     let (store, result) = pull_from(&server, Credentials::default()).await;
     let err = result.unwrap_err();
     assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    assert_nothing_kept(&store);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_shared_download_fails_every_pull_waiting_for_it() {
+    let served = Served::gzip();
+    let mut wrong = served.layer.clone();
+    wrong[10] ^= 0xff;
+    let server = fake::Server::start(served.routes(fake::Reply::Slow(wrong))).await;
+    let store = store();
+    let client = Registry::new(RegistryConfig::default());
+    let reference = format!("{}/app:v1", server.addr);
+    let ((first, first_events), (second, second_events)) = tokio::join!(
+        pull(&client, &store, request(&reference, None)),
+        pull(&client, &store, request(&reference, None)),
+    );
+    for result in [first, second] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    }
+    assert!(
+        first_events
+            .iter()
+            .chain(&second_events)
+            .any(|e| e.state == LayerState::Shared),
+        "one download, shared"
+    );
+    assert_eq!(server.requests(&served.layer_digest).len(), 1);
     assert_nothing_kept(&store);
 }
 
