@@ -244,6 +244,51 @@ async fn layers_present_are_skipped_and_missing_blobs_fetched() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_present_snapshot_without_its_blob_downloads_only_the_blob() {
+    let registry = TestRegistry::start();
+    let mut layout = Layout::new();
+    let built = layout.image("amd64", &[Layer::busybox()], &["/bin/busybox"]);
+    layout.tag(&built.descriptor, "v1");
+    registry.seed(&layout, "v1", "app");
+    let store = store();
+    // An import of the same tar: its snapshot has the same chain ID, its blob is the tar.
+    let imported = store
+        .images
+        .import(
+            &mut &Layer::busybox().tar[..],
+            &berth_image::ImportOptions::default(),
+        )
+        .unwrap();
+    let snapshots = files_in(&store.dir.path().join("snapshots"));
+    let client = Registry::new(RegistryConfig::default());
+    let (result, events) = pull(
+        &client,
+        &store,
+        request(&format!("{}/app:v1", registry.host), None),
+    )
+    .await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.image.diff_ids, imported.diff_ids);
+    assert_eq!(
+        final_states(&events),
+        [(built.layer_digests[0].clone(), LayerState::Complete)]
+    );
+    assert_eq!(
+        files_in(&store.dir.path().join("snapshots")),
+        snapshots,
+        "no new snapshot"
+    );
+    let blob = store.dir.path().join(format!(
+        "content/blobs/sha256/{}",
+        &built.layer_digests[0]["sha256:".len()..]
+    ));
+    assert!(
+        blob.is_file(),
+        "the compressed blob is stored for save and push"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_pulls_share_downloads() {
     let registry = TestRegistry::start();
     let mut layout = Layout::new();
@@ -267,12 +312,21 @@ async fn concurrent_pulls_share_downloads() {
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.image.id, built.config_digest);
     assert_eq!(second.image.id, built.config_digest);
-    let shared = first_events
+    // Each layer downloaded once: the other pull followed it as Shared, then Complete.
+    let mut shared: Vec<&str> = first_events
         .iter()
         .chain(&second_events)
         .filter(|e| e.state == LayerState::Shared)
-        .count();
-    assert_eq!(shared, 2, "{first_events:?} {second_events:?}");
+        .map(|e| e.digest.as_str())
+        .collect();
+    shared.sort();
+    shared.dedup();
+    assert_eq!(shared.len(), 2, "{first_events:?} {second_events:?}");
+    for events in [&first_events, &second_events] {
+        assert!(final_states(events)
+            .iter()
+            .all(|(_, s)| *s == LayerState::Complete));
+    }
     // One snapshot per layer, one blob each for the layers, config and manifest.
     assert_eq!(files_in(&store.dir.path().join("snapshots")), 2);
     assert_eq!(files_in(&store.dir.path().join("content/blobs/sha256")), 4);
@@ -367,10 +421,14 @@ mod fake {
         Truncated(Vec<u8>),
         Redirect(String),
         Status(u16, &'static str),
+        /// 401 with this `WWW-Authenticate` challenge.
+        Challenge(String),
+        /// A body sent after a pause.
+        Slow(Vec<u8>),
     }
 
     /// A request's path and `Authorization` header.
-    type Request = (String, Option<String>);
+    pub type Request = (String, Option<String>);
 
     /// A server on 127.0.0.1 answering `routes` by path (anything else: 404), recording
     /// each request's path and `Authorization` header.
@@ -406,14 +464,25 @@ mod fake {
                             .find(|l| l.to_lowercase().starts_with("authorization:"))
                             .map(|l| l["authorization:".len()..].trim().to_string());
                         record.lock().unwrap().push((path.clone(), auth));
+                        let route = path.split('?').next().unwrap_or_default();
                         let reply = routes
-                            .get(&path)
+                            .get(route)
                             .cloned()
                             .unwrap_or(Reply::Status(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#));
                         let response = match reply {
                             Reply::Body { content_type, body } => {
                                 let mut r = format!(
                                     "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                r.extend_from_slice(&body);
+                                r
+                            }
+                            Reply::Slow(body) => {
+                                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                                let mut r = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                                     body.len()
                                 )
                                 .into_bytes();
@@ -431,6 +500,10 @@ mod fake {
                             }
                             Reply::Redirect(to) => format!(
                                 "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            )
+                            .into_bytes(),
+                            Reply::Challenge(challenge) => format!(
+                                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
                             )
                             .into_bytes(),
                             Reply::Status(401, body) => format!(
@@ -452,7 +525,12 @@ mod fake {
             Server { addr, seen }
         }
 
-        /// The requests whose path contains `part`, with their `Authorization` headers.
+        /// Every request so far.
+        pub fn all(&self) -> Vec<Request> {
+            self.seen.lock().unwrap().clone()
+        }
+
+        /// The `Authorization` headers of the requests whose path contains `part`.
         pub fn requests(&self, part: &str) -> Vec<Option<String>> {
             self.seen
                 .lock()
@@ -613,6 +691,99 @@ async fn blob_redirects_are_followed_without_the_credentials() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn bearer_tokens_come_from_the_token_endpoint_with_the_pull_scope() {
+    let served = Served::gzip();
+    let auth = fake::Server::start(std::collections::HashMap::from([(
+        "/token".to_string(),
+        fake::Reply::Body {
+            content_type: "application/json".into(),
+            body: br#"{"token":"t0ken"}"#.to_vec(),
+        },
+    )]))
+    .await;
+    let mut routes = served.routes(served.layer_body());
+    routes.insert(
+        "/v2/".into(),
+        fake::Reply::Challenge(format!(
+            r#"Bearer realm="http://{}/token",service="fake""#,
+            auth.addr
+        )),
+    );
+    let registry = fake::Server::start(routes).await;
+    let credentials = Credentials {
+        username: "user".into(),
+        password: "secret".into(),
+        ..Credentials::default()
+    };
+    let (_store, result) = pull_from(&registry, credentials).await;
+    assert_eq!(result.unwrap().image.id, served.config_digest);
+    let token_requests = auth.all();
+    assert!(
+        !token_requests.is_empty()
+            && token_requests.iter().all(|(path, auth)| path
+                .contains("scope=repository%3Aapp%3Apull")
+                && path.contains("service=fake")
+                && auth.as_deref().is_some_and(|a| a.starts_with("Basic "))),
+        "{token_requests:?}"
+    );
+    for part in ["/manifests/", "/blobs/"] {
+        let sent = registry.requests(part);
+        assert!(
+            !sent.is_empty() && sent.iter().all(|a| a.as_deref() == Some("Bearer t0ken")),
+            "{part}: {sent:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_manifest_lists_resolve_arm_variants() {
+    let served = Served::gzip();
+    let entry = |arch: &str, variant: &str, digest: &str, size: usize| {
+        serde_json::json!({
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "digest": digest, "size": size,
+            "platform": {"architecture": arch, "os": "linux", "variant": variant}
+        })
+    };
+    let other = format!("sha256:{}", "9".repeat(64));
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            entry("arm", "v5", &other, 10),
+            entry("arm", "v6", &registry::sha256(&served.manifest), served.manifest.len()),
+            entry("amd64", "", &other, 10),
+        ]
+    }))
+    .unwrap();
+    let mut routes = served.routes(served.layer_body());
+    routes.insert(
+        format!("/v2/app/manifests/{}", registry::sha256(&served.manifest)),
+        fake::Reply::Body {
+            content_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+            body: served.manifest.clone(),
+        },
+    );
+    routes.insert(
+        "/v2/app/manifests/v1".into(),
+        fake::Reply::Body {
+            content_type: "application/vnd.docker.distribution.manifest.list.v2+json".into(),
+            body: list.clone(),
+        },
+    );
+    let server = fake::Server::start(routes).await;
+    let store = store();
+    let client = Registry::new(RegistryConfig::default());
+    let reference = format!("{}/app:v1", server.addr);
+    // arm/v7 runs v6 (preferred over v5).
+    let (result, _) = pull(&client, &store, request(&reference, Some("linux/arm/v7"))).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.image.id, served.config_digest);
+    assert_eq!(outcome.digest, registry::sha256(&list));
+    assert!(server.requests(&other).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn uncompressed_layers_pull() {
     let served = Served::new("application/vnd.docker.image.rootfs.diff.tar", None);
     let server = fake::Server::start(served.routes(served.layer_body())).await;
@@ -639,6 +810,50 @@ async fn a_blob_that_does_not_match_its_digest_keeps_nothing() {
     let (store, result) = pull_from(&server, Credentials::default()).await;
     let err = result.unwrap_err();
     assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    assert_nothing_kept(&store);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blob_longer_than_its_manifest_says_keeps_nothing() {
+    let served = Served::gzip();
+    let mut longer = served.layer.clone();
+    longer.extend_from_slice(&[0u8; 4096]);
+    let server = fake::Server::start(served.routes(fake::Reply::Body {
+        content_type: "application/octet-stream".into(),
+        body: longer,
+    }))
+    .await;
+    let (store, result) = pull_from(&server, Credentials::default()).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    assert_nothing_kept(&store);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_shared_download_fails_every_pull_waiting_for_it() {
+    let served = Served::gzip();
+    let mut wrong = served.layer.clone();
+    wrong[10] ^= 0xff;
+    let server = fake::Server::start(served.routes(fake::Reply::Slow(wrong))).await;
+    let store = store();
+    let client = Registry::new(RegistryConfig::default());
+    let reference = format!("{}/app:v1", server.addr);
+    let ((first, first_events), (second, second_events)) = tokio::join!(
+        pull(&client, &store, request(&reference, None)),
+        pull(&client, &store, request(&reference, None)),
+    );
+    for result in [first, second] {
+        let err = result.unwrap_err();
+        assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    }
+    assert!(
+        first_events
+            .iter()
+            .chain(&second_events)
+            .any(|e| e.state == LayerState::Shared),
+        "one download, shared"
+    );
+    assert_eq!(server.requests(&served.layer_digest).len(), 1);
     assert_nothing_kept(&store);
 }
 

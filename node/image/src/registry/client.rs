@@ -12,6 +12,9 @@ use oci_client::secrets::RegistryAuth;
 use super::{Credentials, RegistryConfig};
 use crate::{ImageError, Reference};
 
+/// How long a connection to a registry may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where Docker Hub's API lives; references say `docker.io`.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
@@ -41,6 +44,8 @@ fn client_config(config: &RegistryConfig, registry: &str) -> ClientConfig {
         max_concurrent_download: config.max_concurrent_downloads.max(1),
         max_concurrent_upload: config.max_concurrent_uploads.max(1),
         user_agent: USER_AGENT,
+        // An unreachable registry fails instead of hanging the operation.
+        connect_timeout: Some(CONNECT_TIMEOUT),
         ..ClientConfig::default()
     }
 }

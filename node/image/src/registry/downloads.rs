@@ -12,7 +12,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use oci_client::errors::DigestError;
 use oci_client::manifest::OciDescriptor;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::client::map_error;
 use super::manifest::Descriptor;
@@ -26,6 +26,8 @@ use crate::{ImageError, ImageStore};
 const CHANNEL_DEPTH: usize = 16;
 /// Read size between the network and the unpacker.
 const BUFFER: usize = 256 * 1024;
+/// A registry that sends nothing for this long has failed.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this often a layer reports bytes moved.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -33,36 +35,47 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 pub(crate) type Outcome = Result<LayerSnapshot, Arc<ImageError>>;
 type InFlight = Shared<BoxFuture<'static, Outcome>>;
 
+/// A download in flight: its outcome, and the bytes received so far.
+#[derive(Clone)]
+struct Entry {
+    outcome: InFlight,
+    received: watch::Receiver<u64>,
+}
+
 /// The downloads in flight and the leases of one daemon.
 #[derive(Default)]
 pub(crate) struct Downloads {
-    in_flight: Mutex<HashMap<String, InFlight>>,
+    in_flight: Mutex<HashMap<String, Entry>>,
     leases: Mutex<HashMap<String, usize>>,
 }
 
 /// A download this pull waits for.
 pub(crate) struct Joined {
     pub outcome: InFlight,
+    /// Bytes received so far (for the progress of the pulls sharing it).
+    pub received: watch::Receiver<u64>,
     /// Another pull started it.
     pub shared: bool,
 }
 
 impl Downloads {
-    /// The download of `key`: the one in flight, or `job` started now on its own task (so it
-    /// completes even when the pull that started it goes away).
-    pub(crate) fn join(
-        self: &Arc<Self>,
-        key: String,
-        job: impl FnOnce() -> BoxFuture<'static, Result<LayerSnapshot, ImageError>>,
-    ) -> Joined {
+    /// The download of `key`: the one in flight, or `job` (given where to publish the bytes
+    /// received) started now on its own task, so that it completes even when the pull that
+    /// started it goes away.
+    pub(crate) fn join<F>(self: &Arc<Self>, key: String, job: F) -> Joined
+    where
+        F: FnOnce(watch::Sender<u64>) -> BoxFuture<'static, Result<LayerSnapshot, ImageError>>,
+    {
         let mut map = lock(&self.in_flight);
-        if let Some(outcome) = map.get(&key) {
+        if let Some(entry) = map.get(&key) {
             return Joined {
-                outcome: outcome.clone(),
+                outcome: entry.outcome.clone(),
+                received: entry.received.clone(),
                 shared: true,
             };
         }
-        let job = job();
+        let (sender, received) = watch::channel(0);
+        let job = job(sender);
         let this = Arc::clone(self);
         let task_key = key.clone();
         let task = tokio::spawn(async move {
@@ -80,9 +93,14 @@ impl Downloads {
         }
         .boxed()
         .shared();
-        map.insert(key, outcome.clone());
+        let entry = Entry {
+            outcome: outcome.clone(),
+            received: received.clone(),
+        };
+        map.insert(key, entry);
         Joined {
             outcome,
+            received,
             shared: false,
         }
     }
@@ -155,6 +173,8 @@ pub(crate) struct LayerJob {
     /// The snapshot it belongs to.
     pub unpack: Unpack,
     pub progress: ProgressSink,
+    /// Where the bytes received go, for the pulls sharing this download.
+    pub received: watch::Sender<u64>,
     /// For messages: `pulling busybox:latest`.
     pub what: String,
 }
@@ -180,9 +200,11 @@ impl LayerJob {
             layer,
             unpack,
             progress,
+            received: shared_received,
             what,
         } = self;
         let report = |state, current| {
+            shared_received.send_replace(current);
             let _ = progress.send(LayerProgress {
                 digest: layer.digest.clone(),
                 state,
@@ -222,35 +244,16 @@ impl LayerJob {
                 )
             })
         };
-        let mut stream = stream.stream;
         let mut received = 0u64;
-        let mut last_report = Instant::now();
-        let mut pumped: Result<(), ImageError> = Ok(());
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    pumped = Err(stream_error(&what, &layer.digest, &e));
-                    break;
-                }
-            };
-            received += chunk.len() as u64;
-            if received > layer.size {
-                pumped = Err(ImageError::Corrupt(format!(
-                    "{what}: blob {} is larger than the {} bytes its manifest says",
-                    layer.digest, layer.size
-                )));
-                break;
-            }
-            if tx.send(chunk).await.is_err() {
-                // The writer failed; its error says why.
-                break;
-            }
-            if last_report.elapsed() >= PROGRESS_INTERVAL {
-                last_report = Instant::now();
-                report(LayerState::Transferring, received);
-            }
-        }
+        let pumped = pump(
+            stream.stream,
+            &tx,
+            &layer,
+            &what,
+            &mut received,
+            |current| report(LayerState::Transferring, current),
+        )
+        .await;
         drop(tx);
         report(LayerState::Verifying, received);
         let written = writer
@@ -260,12 +263,14 @@ impl LayerJob {
             (Ok(()), Ok(size)) => size,
             (Ok(()), Err(e)) => return Err(e),
             (Err(e), written) => {
-                // Checked out by chance (a size overrun is not a digest mismatch): discard.
+                // The bytes up to a size overrun may check out: still discard them.
                 if written.is_ok() {
-                    if let Some(n) = dir {
-                        let _ = store.snapshots.remove(n);
-                    }
-                    store.roll_back(&[], std::slice::from_ref(&layer.digest));
+                    let digest = layer.digest.clone();
+                    let _ = blocking(move || {
+                        store.roll_back(dir.as_slice(), &[digest]);
+                        Ok(())
+                    })
+                    .await;
                 }
                 return Err(e);
             }
@@ -282,6 +287,46 @@ impl LayerJob {
             snapshot,
             created,
         })
+    }
+}
+
+/// Forwards the registry's chunks to the writer, counting them into `received` and reporting
+/// them at most every `PROGRESS_INTERVAL`. Fails on a stream error, a stall of
+/// `STALL_TIMEOUT`, or more bytes than the manifest says; stops quietly when the writer has
+/// failed (its error says why).
+async fn pump<S>(
+    mut stream: S,
+    tx: &mpsc::Sender<Bytes>,
+    layer: &Descriptor,
+    what: &str,
+    received: &mut u64,
+    report: impl Fn(u64),
+) -> Result<(), ImageError>
+where
+    S: futures::Stream<Item = Result<Bytes, io::Error>> + Unpin,
+{
+    let mut last_report = Instant::now();
+    loop {
+        let chunk = match tokio::time::timeout(STALL_TIMEOUT, stream.next()).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Err(e))) => return Err(stream_error(what, &layer.digest, &e)),
+            Err(_) => return Err(stalled(what, &layer.digest)),
+        };
+        *received += chunk.len() as u64;
+        if *received > layer.size {
+            return Err(ImageError::Corrupt(format!(
+                "{what}: blob {} is larger than the {} bytes its manifest says",
+                layer.digest, layer.size
+            )));
+        }
+        if tx.send(chunk).await.is_err() {
+            return Ok(());
+        }
+        if last_report.elapsed() >= PROGRESS_INTERVAL {
+            last_report = Instant::now();
+            report(*received);
+        }
     }
 }
 
@@ -357,6 +402,14 @@ fn stream_error(what: &str, digest: &str, error: &io::Error) -> ImageError {
     ImageError::Unavailable(format!("{what}: downloading {digest}: {text}"))
 }
 
+/// A transfer that stopped moving.
+pub(crate) fn stalled(what: &str, digest: &str) -> ImageError {
+    ImageError::Unavailable(format!(
+        "{what}: the registry sent nothing for {} s while sending {digest}",
+        STALL_TIMEOUT.as_secs()
+    ))
+}
+
 /// Runs blocking store work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ImageError> + Send + 'static,
@@ -406,5 +459,75 @@ impl Read for Tee<'_> {
         let n = self.input.read(buf)?;
         self.ingest.write_all(&buf[..n])?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(size: u64) -> Descriptor {
+        Descriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            size,
+            platform: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_registry_that_stops_sending_fails_after_the_stall_timeout() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let first = futures::stream::iter([Ok(Bytes::from_static(b"abc"))]);
+        let stream = first.chain(futures::stream::pending());
+        let mut received = 0;
+        let started = tokio::time::Instant::now();
+        let result = pump(stream, &tx, &layer(10), "pulling x", &mut received, |_| {}).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, ImageError::Unavailable(_)), "{err}");
+        assert!(err.to_string().contains("sent nothing for 60 s"), "{err}");
+        assert!(started.elapsed() >= STALL_TIMEOUT);
+        assert_eq!(received, 3);
+        assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"abc"));
+    }
+
+    #[tokio::test]
+    async fn more_bytes_than_the_manifest_says_are_corrupt() {
+        let (tx, _rx) = mpsc::channel(4);
+        let stream = futures::stream::iter([
+            Ok(Bytes::from_static(b"abcd")),
+            Ok(Bytes::from_static(b"efgh")),
+        ]);
+        let mut received = 0;
+        let err = pump(stream, &tx, &layer(6), "pulling x", &mut received, |_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ImageError::Corrupt(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_writer_stops_the_pump_quietly() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let stream = futures::stream::iter([Ok(Bytes::from_static(b"abcd"))]);
+        let mut received = 0;
+        pump(stream, &tx, &layer(4), "pulling x", &mut received, |_| {})
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn leases_free_a_key_when_the_last_holder_releases_it() {
+        let downloads = Arc::new(Downloads::default());
+        let mut first = downloads.lease();
+        let mut second = downloads.lease();
+        first.add("a");
+        first.add("a");
+        first.add("b");
+        second.add("b");
+        let mut free = first.release();
+        free.sort();
+        assert_eq!(free, ["a"]);
+        assert_eq!(second.release(), ["b"]);
     }
 }

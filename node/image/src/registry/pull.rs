@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::client::{connect, map_error, oci_reference, registry_auth};
-use super::downloads::{blocking, LayerJob, Lease, Unpack};
+use super::downloads::{
+    blocking, stalled, Joined, LayerJob, Lease, Outcome, Unpack, STALL_TIMEOUT,
+};
 use super::manifest::{self, Descriptor, ImageManifest, ParsedManifest};
 use super::platform;
 use super::{
@@ -259,10 +261,12 @@ impl Pull<'_> {
         &self,
         image: &oci_client::Reference,
     ) -> Result<(bytes::Bytes, String), ImageError> {
-        let (bytes, _) = self
+        let fetch = self
             .client
-            .pull_manifest_raw(image, &self.auth, manifest::ACCEPTED)
+            .pull_manifest_raw(image, &self.auth, manifest::ACCEPTED);
+        let (bytes, _) = tokio::time::timeout(STALL_TIMEOUT, fetch)
             .await
+            .map_err(|_| stalled(&self.what, image.digest().unwrap_or("its manifest")))?
             .map_err(|e| map_error(&self.what, e))?;
         if bytes.len() > manifest::MAX_MANIFEST_BYTES {
             return Err(ImageError::invalid(format!(
@@ -322,7 +326,11 @@ impl Pull<'_> {
             .map_err(|e| map_error(&self.what, e))?
             .stream;
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let next = tokio::time::timeout(STALL_TIMEOUT, stream.next())
+                .await
+                .map_err(|_| stalled(&self.what, &descriptor.digest))?;
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| {
                 ImageError::Unavailable(format!("{}: downloading the config: {e}", self.what))
             })?;
@@ -390,9 +398,7 @@ impl Pull<'_> {
         layers: &[Descriptor],
         written: &mut Written,
     ) -> Result<Vec<LayerSnapshot>, ImageError> {
-        let slots = Arc::new(Semaphore::new(
-            self.registry.config.max_concurrent_downloads.max(1),
-        ));
+        let slots = Semaphore::new(self.registry.config.max_concurrent_downloads.max(1));
         let mut jobs = Vec::new();
         for (i, layer) in layers.iter().enumerate() {
             let chain_id = record.chain_ids[i].clone();
@@ -490,22 +496,57 @@ impl Pull<'_> {
             unpack.chain_id,
             unpack.existing.is_none()
         );
-        let job = LayerJob {
-            store: Arc::clone(&self.store),
-            client: self.client.clone(),
-            image: self.image.clone(),
-            layer: layer.clone(),
-            unpack,
-            progress: self.progress.clone(),
-            what: self.what.clone(),
+        let joined = self.registry.downloads.join(key, |received| {
+            LayerJob {
+                store: Arc::clone(&self.store),
+                client: self.client.clone(),
+                image: self.image.clone(),
+                layer: layer.clone(),
+                unpack,
+                progress: self.progress.clone(),
+                received,
+                what: self.what.clone(),
+            }
+            .run()
+            .boxed()
+        });
+        let outcome = if joined.shared {
+            self.follow(&layer, joined).await
+        } else {
+            joined.outcome.await
         };
-        let joined = self.registry.downloads.join(key, || job.run().boxed());
-        if joined.shared {
-            self.report(&layer.digest, LayerState::Shared, 0, layer.size);
-        }
-        let snapshot = joined.outcome.await.map_err(|e| duplicate(&e))?;
+        let snapshot = outcome.map_err(|e| duplicate(&e))?;
         self.report(&layer.digest, LayerState::Complete, layer.size, layer.size);
         Ok((snapshot, true))
+    }
+
+    /// Waits for a download another pull started, reporting its bytes as `Shared`.
+    async fn follow(&self, layer: &Descriptor, joined: Joined) -> Outcome {
+        let Joined {
+            outcome,
+            mut received,
+            ..
+        } = joined;
+        self.report(
+            &layer.digest,
+            LayerState::Shared,
+            *received.borrow(),
+            layer.size,
+        );
+        let mut outcome = std::pin::pin!(outcome);
+        loop {
+            tokio::select! {
+                result = &mut outcome => return result,
+                changed = received.changed() => match changed {
+                    Ok(()) => {
+                        let current = *received.borrow_and_update();
+                        self.report(&layer.digest, LayerState::Shared, current, layer.size);
+                    }
+                    // The download finished: its outcome is ready.
+                    Err(_) => return outcome.await,
+                },
+            }
+        }
     }
 
     /// Deletes what this pull wrote that no other pull holds and the index does not know.
