@@ -222,7 +222,7 @@ fn request_error(what: &str, error: &reqwest::Error) -> ImageError {
 }
 
 /// An error with its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

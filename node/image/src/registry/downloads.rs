@@ -14,7 +14,7 @@ use oci_client::errors::DigestError;
 use oci_client::manifest::OciDescriptor;
 use tokio::sync::{mpsc, watch};
 
-use super::client::map_error;
+use super::client::{error_chain, map_error};
 use super::manifest::Descriptor;
 use super::{LayerProgress, LayerState, ProgressSink};
 use crate::content::{Expected, Ingest};
@@ -385,21 +385,17 @@ fn write_layer(
 }
 
 /// A stream error: the registry went away (unavailable) or sent other bytes (corrupt).
-fn stream_error(what: &str, digest: &str, error: &io::Error) -> ImageError {
+pub(crate) fn stream_error(what: &str, digest: &str, error: &io::Error) -> ImageError {
     if error
         .get_ref()
         .is_some_and(|inner| inner.is::<DigestError>())
     {
         return ImageError::Corrupt(format!("{what}: blob {digest}: {error}"));
     }
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ImageError::Unavailable(format!("{what}: downloading {digest}: {text}"))
+    ImageError::Unavailable(format!(
+        "{what}: downloading {digest}: {}",
+        error_chain(error)
+    ))
 }
 
 /// A transfer that stopped moving.

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use futures::future::{join_all, FutureExt};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
+use oci_client::RegistryOperation;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::client::{connect, map_error, oci_reference, registry_auth};
 use super::downloads::{
-    blocking, stalled, Joined, LayerJob, Lease, Outcome, Unpack, STALL_TIMEOUT,
+    blocking, stalled, stream_error, Joined, LayerJob, Lease, Outcome, Unpack, STALL_TIMEOUT,
 };
 use super::manifest::{self, Descriptor, ImageManifest, ParsedManifest};
 use super::platform;
@@ -203,6 +204,12 @@ impl Pull<'_> {
     /// The manifest the reference names (by digest: that exact one), the platform's entry
     /// when it is an index, and the config.
     async fn resolve(&self, request: &PullRequest) -> Result<Resolved, ImageError> {
+        // Authenticating up front surfaces the token endpoint's own refusal message; later
+        // requests reuse the token.
+        self.client
+            .auth(&self.image, &self.auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| map_error(&self.what, e))?;
         let (top_bytes, top_digest) = self.manifest(&self.image).await?;
         if let Some(wanted) = request.reference.digest() {
             if wanted != top_digest {
@@ -331,9 +338,7 @@ impl Pull<'_> {
                 .await
                 .map_err(|_| stalled(&self.what, &descriptor.digest))?;
             let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|e| {
-                ImageError::Unavailable(format!("{}: downloading the config: {e}", self.what))
-            })?;
+            let chunk = chunk.map_err(|e| stream_error(&self.what, &descriptor.digest, &e))?;
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > descriptor.size {
                 break;
