@@ -178,16 +178,18 @@ fn second_repository_mounts_the_layers() {
         "{progress:?}"
     );
     let log = registry.log();
+    // Query digests are percent-encoded in the log (`sha256%3A…`): match the hex part. The
+    // config blob is mounted too, so look for the layer's line.
+    let layer_hex = layer.trim_start_matches("sha256:");
     let mount = log
         .lines()
-        .find(|l| l.contains("POST /v2/second/blobs/uploads/") && l.contains("mount="))
-        .unwrap_or_else(|| panic!("no mount request in the registry log:\n{log}"));
-    // Query digests are percent-encoded in the log (`sha256%3A…`): match the hex part.
-    let layer_hex = layer.trim_start_matches("sha256:");
-    assert!(
-        mount.contains("from=first") && mount.contains(layer_hex),
-        "{mount}"
-    );
+        .find(|l| {
+            l.contains("POST /v2/second/blobs/uploads/")
+                && l.contains("mount=")
+                && l.contains(layer_hex)
+        })
+        .unwrap_or_else(|| panic!("no mount request for the layer in the registry log:\n{log}"));
+    assert!(mount.contains("from=first"), "{mount}");
     assert!(
         !log.lines()
             .any(|l| l.contains("PUT /v2/second/blobs/uploads/") && l.contains(layer_hex)),
