@@ -24,7 +24,7 @@ done
 cargo build --release --quiet -p berthd -p berth-shim -p berthctl
 bin=${CARGO_TARGET_DIR:-$root_dir/target}/release
 
-work=$(mktemp -d /tmp/berth-bench-pull.XXXXXX)
+work=$(mktemp -d /tmp/bbp.XXXXXX)
 sock=$work/run/berthd.sock
 ctl() { "$bin/berthctl" -H "unix://$sock" "$@"; }
 dsock=$work/docker.sock

@@ -252,11 +252,11 @@ impl Config {
             args.max_concurrent_uploads.or(file.max_concurrent_uploads),
         )?;
         let root = absolute("root", args.root.or(file.root), DEFAULT_ROOT)?;
-        let exec_root = absolute(
+        let exec_root = short_enough_for_sockets(absolute(
             "exec-root",
             args.exec_root.or(file.exec_root),
             DEFAULT_EXEC_ROOT,
-        )?;
+        )?)?;
         let runtime = resolve_runtime(
             args.runtime
                 .or(file.runtime)
@@ -290,6 +290,22 @@ impl Config {
             registry,
         })
     }
+}
+
+/// Shim sockets live at `<exec-root>/shims/<64-hex id>.sock`, and a unix socket path has at
+/// most 107 bytes: refuse an exec root that leaves no room, at start rather than at the first
+/// container start.
+fn short_enough_for_sockets(exec_root: PathBuf) -> Result<PathBuf, ConfigError> {
+    const SUN_PATH_MAX: usize = 107;
+    const SHIM_SOCKET_SUFFIX: usize = "/shims/".len() + 64 + ".sock".len();
+    let max = SUN_PATH_MAX - SHIM_SOCKET_SUFFIX;
+    if exec_root.as_os_str().len() > max {
+        return Err(ConfigError::Invalid(format!(
+            "exec-root {} is too long: shim sockets under it need it to be at most {max} bytes",
+            exec_root.display()
+        )));
+    }
+    Ok(exec_root)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -466,6 +482,9 @@ mod tests {
         let config = Config::load(args).unwrap();
         assert_eq!(config.root, PathBuf::from("/flag/root"));
         assert_eq!(config.exec_root, PathBuf::from("/run/b"));
+        let long = PathBuf::from(format!("/tmp/{}", "x".repeat(40)));
+        let err = short_enough_for_sockets(long).unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
         assert_eq!(config.log_level, "debug");
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.hosts, [Endpoint::Unix("/run/b/api.sock".into())]);
