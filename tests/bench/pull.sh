@@ -7,6 +7,11 @@
 # Prints every run, the medians, the ratios berth/skopeo (target ≤ 1.5×) and berth/docker
 # (target ≤ 0.5×), and throughput in MB/s of compressed image bytes.
 #
+# Every run of every tool pulls into a fresh store directory, and nothing is deleted until the
+# end: ext4 skips recently freed inodes when it allocates new ones (`recently_deleted`), so
+# creating the 3,000 files right after deleting the previous run's copy costs about twice as
+# much, for whichever tool deleted last. A fresh, untouched store is the "empty store" case.
+#
 # Needs root, docker-registry, skopeo, busybox-static, python3 (a free port). Environment:
 #   RUNS           runs per tool (default 5)
 #   NO_DOCKER=1    skip Docker even if it is installed
@@ -42,12 +47,9 @@ stop_berthd() {
 cleanup() {
     stop_berthd
     [[ -n $registry_pid ]] && kill "$registry_pid" 2>/dev/null
-    if [[ -n $started_dockerd ]]; then
-        kill "$started_dockerd" 2>/dev/null && wait "$started_dockerd" 2>/dev/null
-    fi
+    stop_dockerd
     [[ -n $started_containerd ]] && kill "$started_containerd" 2>/dev/null
-    umount -R "$work/docker-root/overlay2"/*/merged 2>/dev/null || true
-    umount "$work/docker-root/overlay2" 2>/dev/null || true
+    umount "$work"/docker-root.*/overlay2 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -143,12 +145,27 @@ image=127.0.0.1:$port/bench/pull:latest
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://$image"
 rm -rf "$layout"
 
-start_berthd() {
-    rm -rf "$work/root" "$work/run"
-    "$bin/berthd" --root "$work/root" --exec-root "$work/run" -H "unix://$sock" \
+start_berthd() { # start_berthd RUN
+    rm -rf "$work/run"
+    "$bin/berthd" --root "$work/root.$1" --exec-root "$work/run" -H "unix://$sock" \
         --log-level warn >>"$work/berthd.log" 2>&1 &
     berthd_pid=$!
     for _ in $(seq 100); do ctl version >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+start_dockerd() { # start_dockerd RUN: a dockerd on a fresh data root
+    dockerd --iptables=false --bridge=none --insecure-registry "127.0.0.1:$port" \
+        --data-root "$work/docker-root.$1" --exec-root "$work/docker-run" \
+        --pidfile "$work/docker.pid" -H "unix://$dsock" >>"$work/dockerd.log" 2>&1 &
+    started_dockerd=$!
+    for _ in $(seq 150); do dctl info >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
+stop_dockerd() {
+    if [[ -n $started_dockerd ]]; then
+        kill "$started_dockerd" 2>/dev/null && wait "$started_dockerd" 2>/dev/null || true
+        started_dockerd=
+    fi
 }
 
 docker_ready=
@@ -158,22 +175,18 @@ if [[ -z ${NO_DOCKER:-} ]] && command -v dockerd >/dev/null; then
         started_containerd=$!
         sleep 2
     fi
-    dockerd --iptables=false --bridge=none --insecure-registry "127.0.0.1:$port" \
-        --data-root "$work/docker-root" --exec-root "$work/docker-run" \
-        --pidfile "$work/docker.pid" -H "unix://$dsock" >"$work/dockerd.log" 2>&1 &
-    started_dockerd=$!
-    for _ in $(seq 150); do dctl info >/dev/null 2>&1 && break; sleep 0.2; done
-    if dctl info >/dev/null 2>&1; then
+    if start_dockerd 0; then
         docker_ready=1
     else
         echo "docker is installed but dockerd did not start; skipping it" >&2
     fi
+    stop_dockerd
 fi
 
 declare -A times
 echo "== $runs runs each, from an empty store =="
 for run in $(seq "$runs"); do
-    start_berthd
+    start_berthd "$run"
     t0=$(now_ms)
     ctl pull "$image" >/dev/null
     t1=$(now_ms)
@@ -184,22 +197,21 @@ for run in $(seq "$runs"); do
     fi
     stop_berthd
 
-    rm -rf "$work/skopeo-dir"
     t0=$(now_ms)
-    skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$image" "dir:$work/skopeo-dir"
+    skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$image" "dir:$work/skopeo-dir.$run"
     t1=$(now_ms)
     times[skopeo]+="$((t1 - t0)) "
 
     if [[ -n $docker_ready ]]; then
-        dctl rmi -f "$image" >/dev/null 2>&1 || true
+        start_dockerd "$run"
         t0=$(now_ms)
         dctl pull "$image" >/dev/null
         t1=$(now_ms)
         times[docker]+="$((t1 - t0)) "
+        stop_dockerd
     fi
     echo "run $run done"
 done
-rm -rf "$work/skopeo-dir"
 
 tools=(berth skopeo)
 [[ -n $docker_ready ]] && tools+=(docker)
