@@ -6,6 +6,8 @@ use std::io::{self, Read, Write};
 
 use tokio::sync::mpsc;
 
+use crate::error::{DomainError, DomainResult};
+
 /// The largest chunk sent in one message.
 pub const CHUNK: usize = 1024 * 1024;
 
@@ -86,6 +88,26 @@ impl<T> Write for ChunkWriter<T> {
     fn flush(&mut self) -> io::Result<()> {
         self.send()
     }
+}
+
+/// Runs `write` on a blocking thread into a writer that streams its bytes as chunks of at most
+/// `CHUNK`, `buffer` chunks ahead of a slow client. A failure ends the stream with its error.
+pub fn stream_blocking<F>(buffer: usize, write: F) -> mpsc::Receiver<DomainResult<Vec<u8>>>
+where
+    F: FnOnce(&mut dyn Write) -> DomainResult<()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(buffer);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter::new(tx.clone(), Ok);
+        let result = write(&mut out).and_then(|()| {
+            out.flush()
+                .map_err(|e| DomainError::internal("sending the archive", e))
+        });
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    rx
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::{entry::Entry, rootfs, ContainerManager};
 use crate::{
     context::blocking,
     error::{DomainError, DomainResult},
-    stream_io::{ChunkReader, ChunkWriter},
+    stream_io::{stream_blocking, ChunkReader},
 };
 
 /// How many chunks may wait for a slow client.
@@ -70,7 +70,6 @@ impl ContainerManager {
         }
         let entry = self.lookup(query)?;
         let root = self.rootfs_of(&entry).await?;
-        let (tx, rx) = mpsc::channel(BUFFER);
         let path = path.to_owned();
         let stat_root = root.path.clone();
         let stat_path = path.clone();
@@ -84,20 +83,13 @@ impl ContainerManager {
             )),
             other => other,
         })?;
-        tokio::task::spawn_blocking(move || {
-            let mut out = ChunkWriter::new(tx.clone(), Ok);
-            let result = archive::pack(&root.path, &path, &mut out)
-                .map_err(DomainError::from)
-                .and_then(|()| {
-                    std::io::Write::flush(&mut out)
-                        .map_err(|e| DomainError::internal("sending the archive", e))
-                });
-            if let Err(e) = result {
-                let _ = tx.blocking_send(Err(e));
-            }
+        let chunks = stream_blocking(BUFFER, move |out| {
+            archive::pack(&root.path, &path, out)?;
+            // The rootfs stays mounted until the tar is written.
             drop(root);
+            Ok(())
         });
-        Ok(CopySource { stat, chunks: rx })
+        Ok(CopySource { stat, chunks })
     }
 
     /// Extracts a tar stream into a directory of the container.

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use super::ImageManager;
 use crate::{
     context::blocking,
-    error::{DomainError, DomainResult},
-    stream_io::{ChunkReader, ChunkWriter},
+    error::DomainResult,
+    stream_io::{stream_blocking, ChunkReader},
 };
 
 /// How many chunks may wait for a slow client.
@@ -28,22 +28,8 @@ impl ImageManager {
             Ok(ctx.images.save_ids(&names)?)
         })
         .await?;
-        let (tx, rx) = mpsc::channel(BUFFER);
         let ctx = Arc::clone(&self.ctx);
-        tokio::task::spawn_blocking(move || {
-            let mut out = ChunkWriter::new(tx.clone(), Ok);
-            let result = ctx
-                .images
-                .save(&references, &mut out)
-                .map_err(DomainError::from)
-                .and_then(|()| {
-                    std::io::Write::flush(&mut out)
-                        .map_err(|e| DomainError::internal("sending the archive", e))
-                });
-            if let Err(e) = result {
-                let _ = tx.blocking_send(Err(e));
-            }
-        });
+        let rx = stream_blocking(BUFFER, move |out| Ok(ctx.images.save(&references, out)?));
         for id in ids {
             self.emit(&id, "save", &id).await?;
         }
