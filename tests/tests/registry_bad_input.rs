@@ -484,3 +484,54 @@ fn layers_that_try_to_escape_change_nothing_outside() {
         }
     }
 }
+
+#[test]
+fn a_pull_larger_than_the_free_space_is_refused_before_downloading() {
+    let fake = FakeRegistry::start().unwrap();
+    // 16 KiB of incompressible bytes.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..16 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let layer = Layer::from_tar(
+        &tar_of_files(&[("noise", &noise)]).unwrap(),
+        Compression::Gzip,
+    )
+    .unwrap();
+    let image = Image::build(vec![layer], Platform::AMD64, &["true"]);
+    fake.add_image("big", "v1", &image);
+    let d = Daemon::start().unwrap();
+    // The content store on a 16 KiB filesystem: room for the manifest and config, not more.
+    let content = d.root().join("content");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &content,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=16k"),
+    )
+    .unwrap();
+    for dir in ["blobs/sha256", "ingest"] {
+        std::fs::create_dir_all(content.join(dir)).unwrap();
+    }
+    let status = fails_cleanly(
+        &d,
+        request(fake.reference("big:v1"), None),
+        &[Code::ResourceExhausted],
+    );
+    nix::mount::umount(&content).unwrap();
+    assert!(
+        status.message().contains("not enough disk space"),
+        "{status:?}"
+    );
+    let layer_fetched = fake
+        .requests()
+        .iter()
+        .any(|r| r.target.contains(&image.layers[0].blob.digest));
+    assert!(!layer_fetched, "the layer was downloaded anyway");
+}

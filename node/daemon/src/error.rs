@@ -28,6 +28,9 @@ pub enum DomainError {
     /// Content is corrupt: it does not match its digest, or a transfer ended early.
     #[error("{0}")]
     DataLoss(String),
+    /// The host lacks a resource, such as disk space.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// A registry refused the credentials.
     #[error("{0}")]
     Unauthenticated(String),
@@ -90,6 +93,7 @@ impl From<ImageError> for DomainError {
             ImageError::PermissionDenied(m) => Self::PermissionDenied(m),
             ImageError::Unavailable(m) => Self::Unavailable(m),
             ImageError::Unsupported(m) => Self::Unimplemented(m),
+            ImageError::NoSpace(m) => Self::ResourceExhausted(m),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -88,6 +88,26 @@ impl ContentStore {
         Ok(self.blobs.join(&digest["sha256:".len()..]))
     }
 
+    /// Refuses to start writing `bytes` when the store's filesystem has less than that free
+    /// (SECURITY.md item 6), rather than filling the disk and failing halfway.
+    pub(crate) fn ensure_free_space(&self, bytes: u64) -> Result<(), ImageError> {
+        let stat = nix::sys::statvfs::statvfs(&self.blobs).map_err(|e| {
+            ImageError::sys(
+                format!("checking free space of {}", self.blobs.display()),
+                e,
+            )
+        })?;
+        #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+        if free < bytes {
+            return Err(ImageError::NoSpace(format!(
+                "not enough disk space: {bytes} bytes needed, {free} free in {}",
+                self.blobs.display()
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn open_blob(&self, digest: &str) -> Result<File, ImageError> {
         let path = self.path(digest)?;
         File::open(&path).map_err(|e| ImageError::io(format!("opening blob {digest}"), e))
@@ -234,6 +254,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ContentStore::open(dir.path()).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn writes_larger_than_the_free_space_are_refused_up_front() {
+        let (_dir, store) = store();
+        store.ensure_free_space(4096).unwrap();
+        let err = store.ensure_free_space(u64::MAX).unwrap_err();
+        assert!(matches!(err, ImageError::NoSpace(_)), "{err}");
+        assert!(err.to_string().contains("not enough disk space"), "{err}");
     }
 
     fn files(dir: &Path) -> usize {

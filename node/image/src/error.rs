@@ -36,6 +36,9 @@ pub enum ImageError {
     /// The registry cannot be reached, or failed mid-transfer.
     #[error("{0}")]
     Unavailable(String),
+    /// The store's filesystem lacks the space an operation needs.
+    #[error("{0}")]
+    NoSpace(String),
     /// A media type or manifest form Berth does not handle.
     #[error("{0}")]
     Unsupported(String),

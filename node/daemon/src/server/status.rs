@@ -18,6 +18,7 @@ impl From<DomainError> for Status {
             DomainError::Unavailable(_) => Status::new(Code::Unavailable, message),
             DomainError::Unimplemented(_) => Status::new(Code::Unimplemented, message),
             DomainError::DataLoss(_) => Status::new(Code::DataLoss, message),
+            DomainError::ResourceExhausted(_) => Status::new(Code::ResourceExhausted, message),
             DomainError::Unauthenticated(_) => Status::new(Code::Unauthenticated, message),
             DomainError::PermissionDenied(_) => Status::new(Code::PermissionDenied, message),
             DomainError::CannotRun { exit_code, .. } => {
@@ -61,6 +62,10 @@ mod tests {
                 Code::Unimplemented,
             ),
             (DomainError::DataLoss("digest".into()), Code::DataLoss),
+            (
+                DomainError::ResourceExhausted("disk".into()),
+                Code::ResourceExhausted,
+            ),
             (
                 DomainError::Unauthenticated("denied".into()),
                 Code::Unauthenticated,

@@ -405,6 +405,8 @@ impl Pull<'_> {
     ) -> Result<Vec<LayerSnapshot>, ImageError> {
         let slots = Semaphore::new(self.registry.config.max_concurrent_downloads.max(1));
         let mut jobs = Vec::new();
+        // The blob plus its unpacked copy take at least twice the compressed size.
+        let mut needed = 0u64;
         for (i, layer) in layers.iter().enumerate() {
             let chain_id = record.chain_ids[i].clone();
             let existing = view.snapshot(&chain_id).cloned();
@@ -425,6 +427,7 @@ impl Pull<'_> {
                 );
                 continue;
             }
+            needed = needed.saturating_add(layer.size.saturating_mul(2));
             self.report(&layer.digest, LayerState::Waiting, 0, layer.size);
             let unpack = Unpack {
                 chain_id,
@@ -437,6 +440,7 @@ impl Pull<'_> {
                     .boxed(),
             );
         }
+        self.store.content.ensure_free_space(needed)?;
         let results = join_all(jobs).await;
         let mut snapshots = Vec::new();
         let mut failure = None;
@@ -599,6 +603,7 @@ fn duplicate(error: &ImageError) -> ImageError {
         ImageError::PermissionDenied(m) => ImageError::PermissionDenied(m.clone()),
         ImageError::Unavailable(m) => ImageError::Unavailable(m.clone()),
         ImageError::Unsupported(m) => ImageError::Unsupported(m.clone()),
+        ImageError::NoSpace(m) => ImageError::NoSpace(m.clone()),
         ImageError::Database(m) => ImageError::Database(m.clone()),
     }
 }
