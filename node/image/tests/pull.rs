@@ -889,9 +889,21 @@ async fn a_registry_dying_mid_blob_keeps_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_manifests_and_media_types_are_refused_before_any_download() {
     let served = Served::gzip();
-    let manifest_reply = |body: Vec<u8>| fake::Reply::Body {
-        content_type: "application/vnd.docker.distribution.manifest.v2+json".into(),
+    // Served with the document's own media type as Content-Type (or Docker's when it has none).
+    let reply_as = |content_type: &str, body: Vec<u8>| fake::Reply::Body {
+        content_type: content_type.into(),
         body,
+    };
+    let manifest_reply = |body: Vec<u8>| {
+        let declared = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["mediaType"].as_str().map(str::to_string));
+        reply_as(
+            declared
+                .as_deref()
+                .unwrap_or("application/vnd.docker.distribution.manifest.v2+json"),
+            body,
+        )
     };
     let mut mixed: serde_json::Value = serde_json::from_slice(&served.manifest).unwrap();
     mixed["manifests"] = serde_json::json!([]);
@@ -910,6 +922,13 @@ async fn bad_manifests_and_media_types_are_refused_before_any_download() {
             "unsupported layer media type",
         ),
         (manifest_reply(b"{not json".to_vec()), "invalid manifest"),
+        (
+            reply_as(
+                "application/vnd.oci.image.index.v1+json",
+                served.manifest.clone(),
+            ),
+            "does not match its content type",
+        ),
     ];
     for (reply, message) in cases {
         let mut routes = served.routes(served.layer_body());
@@ -919,7 +938,7 @@ async fn bad_manifests_and_media_types_are_refused_before_any_download() {
         let err = result.unwrap_err();
         assert!(err.to_string().contains(message), "{err}");
         match message {
-            "mixes" | "invalid manifest" => {
+            "mixes" | "invalid manifest" | "does not match its content type" => {
                 assert!(matches!(err, ImageError::InvalidArgument(_)), "{err}")
             }
             _ => assert!(matches!(err, ImageError::Unsupported(_)), "{err}"),

@@ -13,7 +13,7 @@ use super::{Credentials, RegistryConfig};
 use crate::{ImageError, Reference};
 
 /// How long a connection to a registry may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where Docker Hub's API lives; references say `docker.io`.
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
@@ -143,10 +143,15 @@ pub(crate) fn map_error(what: &str, error: OciDistributionError) -> ImageError {
                 .errors
                 .iter()
                 .map(|e| {
+                    // Docker's form: `unauthorized: authentication required`.
+                    let code = serde_json::to_value(&e.code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|c| c.to_lowercase().replace('_', " ")))
+                        .unwrap_or_else(|| format!("{:?}", e.code));
                     if e.message.is_empty() {
-                        format!("{:?}", e.code)
+                        code
                     } else {
-                        e.message.clone()
+                        format!("{code}: {}", e.message)
                     }
                 })
                 .collect::<Vec<_>>()

@@ -8,6 +8,7 @@ mod client;
 mod downloads;
 mod login;
 pub mod manifest;
+mod manifest_fetch;
 mod platform;
 mod pull;
 mod push;

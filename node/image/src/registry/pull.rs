@@ -3,7 +3,7 @@
 //! commit every failure removes what this pull wrote.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::future::{join_all, FutureExt};
 use oci_client::manifest::OciDescriptor;
@@ -17,6 +17,7 @@ use super::downloads::{
     blocking, stalled, stream_error, Joined, LayerJob, Lease, Outcome, Unpack, STALL_TIMEOUT,
 };
 use super::manifest::{self, Descriptor, ImageManifest, ParsedManifest};
+use super::manifest_fetch::fetch_manifest;
 use super::platform;
 use super::{
     LayerProgress, LayerState, Platform, ProgressSink, PullOutcome, PullRequest, Registry,
@@ -40,6 +41,8 @@ struct Pull<'r> {
     client: oci_client::Client,
     image: oci_client::Reference,
     auth: RegistryAuth,
+    /// The token the registry's token endpoint issued, for requests made without oci-client.
+    bearer: OnceLock<String>,
     progress: ProgressSink,
     what: String,
 }
@@ -75,6 +78,7 @@ pub(super) async fn pull(
         client: connect(&registry.config, reference.domain()),
         image: oci_reference(reference),
         auth: registry_auth(&request.credentials)?,
+        bearer: OnceLock::new(),
         progress,
         what: format!("pulling {}", reference.familiar()),
     };
@@ -206,11 +210,15 @@ impl Pull<'_> {
     async fn resolve(&self, request: &PullRequest) -> Result<Resolved, ImageError> {
         // Authenticating up front surfaces the token endpoint's own refusal message; later
         // requests reuse the token.
-        self.client
+        let token = self
+            .client
             .auth(&self.image, &self.auth, RegistryOperation::Pull)
             .await
             .map_err(|e| map_error(&self.what, e))?;
-        let (top_bytes, top_digest) = self.manifest(&self.image).await?;
+        if let Some(token) = token {
+            let _ = self.bearer.set(token);
+        }
+        let (top_bytes, top_digest, content_type) = self.manifest(&self.image).await?;
         if let Some(wanted) = request.reference.digest() {
             if wanted != top_digest {
                 return Err(ImageError::Corrupt(format!(
@@ -219,14 +227,15 @@ impl Pull<'_> {
                 )));
             }
         }
-        let (manifest_bytes, manifest_digest, manifest) = match manifest::parse(&top_bytes, None)? {
-            ParsedManifest::Image(m) => (top_bytes, top_digest.clone(), m),
-            ParsedManifest::Index(index) => {
-                let wanted = request.platform.clone().unwrap_or_else(Platform::host);
-                let entry = platform::select(&index.manifests, &wanted)?;
-                self.platform_manifest(entry).await?
-            }
-        };
+        let (manifest_bytes, manifest_digest, manifest) =
+            match manifest::parse(&top_bytes, content_type.as_deref())? {
+                ParsedManifest::Image(m) => (top_bytes, top_digest.clone(), m),
+                ParsedManifest::Index(index) => {
+                    let wanted = request.platform.clone().unwrap_or_else(Platform::host);
+                    let entry = platform::select(&index.manifests, &wanted)?;
+                    self.platform_manifest(entry).await?
+                }
+            };
         check_media_types(&manifest)?;
         let config = self.config(&manifest.config).await?;
         let from_index = manifest_digest != top_digest;
@@ -263,27 +272,24 @@ impl Pull<'_> {
         self.layers(view, record, layers, written).await
     }
 
-    /// A manifest's bytes and their digest (computed here, whatever the registry says).
+    /// A manifest's bytes, their digest (computed here, whatever the registry says) and the
+    /// Content-Type the registry sent.
     async fn manifest(
         &self,
         image: &oci_client::Reference,
-    ) -> Result<(bytes::Bytes, String), ImageError> {
-        let fetch = self
-            .client
-            .pull_manifest_raw(image, &self.auth, manifest::ACCEPTED);
-        let (bytes, _) = tokio::time::timeout(STALL_TIMEOUT, fetch)
+    ) -> Result<(bytes::Bytes, String, Option<String>), ImageError> {
+        let fetch = fetch_manifest(
+            &self.registry.config,
+            image,
+            &self.auth,
+            self.bearer.get().map(String::as_str),
+            &self.what,
+        );
+        let fetched = tokio::time::timeout(STALL_TIMEOUT, fetch)
             .await
-            .map_err(|_| stalled(&self.what, image.digest().unwrap_or("its manifest")))?
-            .map_err(|e| map_error(&self.what, e))?;
-        if bytes.len() > manifest::MAX_MANIFEST_BYTES {
-            return Err(ImageError::invalid(format!(
-                "{}: the manifest is larger than {} bytes",
-                self.what,
-                manifest::MAX_MANIFEST_BYTES
-            )));
-        }
-        let digest = sha256(&bytes);
-        Ok((bytes, digest))
+            .map_err(|_| stalled(&self.what, image.digest().unwrap_or("its manifest")))??;
+        let digest = sha256(&fetched.bytes);
+        Ok((fetched.bytes, digest, fetched.content_type))
     }
 
     /// The image manifest an index entry points at, checked against the entry.
@@ -291,7 +297,7 @@ impl Pull<'_> {
         &self,
         entry: &Descriptor,
     ) -> Result<(bytes::Bytes, String, ImageManifest), ImageError> {
-        let (bytes, digest) = self
+        let (bytes, digest, content_type) = self
             .manifest(&self.image.clone_with_digest(entry.digest.clone()))
             .await?;
         if digest != entry.digest || bytes.len() as u64 != entry.size {
@@ -302,7 +308,17 @@ impl Pull<'_> {
                 bytes.len()
             )));
         }
-        match manifest::parse(&bytes, Some(&entry.media_type))? {
+        // The document must agree with the Content-Type, and both with the index entry.
+        let parsed = manifest::parse(&bytes, content_type.as_deref())?;
+        if let ParsedManifest::Image(m) = &parsed {
+            if m.media_type != entry.media_type {
+                return Err(ImageError::invalid(format!(
+                    "{}: manifest {} is a {} but its index entry says {}",
+                    self.what, entry.digest, m.media_type, entry.media_type
+                )));
+            }
+        }
+        match parsed {
             ParsedManifest::Image(m) => Ok((bytes, digest, m)),
             ParsedManifest::Index(_) => Err(ImageError::invalid(format!(
                 "{}: index entry {} is an index, not an image manifest",
