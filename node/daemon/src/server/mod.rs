@@ -11,6 +11,7 @@ mod listen;
 pub mod status;
 mod streams;
 mod system;
+mod transfer;
 
 use std::{
     future::Future,
