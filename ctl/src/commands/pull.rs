@@ -8,7 +8,7 @@ use super::image_name::ImageName;
 use crate::client::Clients;
 use crate::credentials;
 use crate::error::Failure;
-use crate::output::progress::{ProgressView, Stream, Transfer};
+use crate::output::progress::{follow_transfer, ProgressView, Stream, Transfer, TransferMessage};
 
 /// `pull [OPTIONS] NAME[:TAG|@DIGEST]`.
 #[derive(Args)]
@@ -76,23 +76,13 @@ pub async fn pull_image(
         auth,
         platform: platform.to_string(),
     };
-    let mut responses = clients.images().pull_image(request).await?.into_inner();
-    let mut view = (!output.quiet).then(|| ProgressView::new(Transfer::Pull, output.stream));
-    let mut result = None;
-    while let Some(message) = responses.message().await? {
-        match message.response {
-            Some(pull_image_response::Response::Progress(p)) => {
-                if let Some(view) = view.as_mut() {
-                    view.update(&p);
-                }
-            }
-            Some(pull_image_response::Response::Result(r)) => result = Some(r),
-            None => {}
-        }
-    }
-    if let Some(view) = view {
-        view.finish();
-    }
+    let responses = clients.images().pull_image(request).await?.into_inner();
+    let view = (!output.quiet).then(|| ProgressView::new(Transfer::Pull, output.stream));
+    let result = follow_transfer(responses, view, |m| match m.response? {
+        pull_image_response::Response::Progress(p) => Some(TransferMessage::Progress(p)),
+        pull_image_response::Response::Result(r) => Some(TransferMessage::Done(r)),
+    })
+    .await?;
     let result =
         result.ok_or_else(|| Failure::new("the daemon ended the pull without a result"))?;
     for line in closing_lines(&name, &result, output) {

@@ -8,7 +8,7 @@ use super::image_name::ImageName;
 use crate::client::Clients;
 use crate::credentials;
 use crate::error::Failure;
-use crate::output::progress::{ProgressView, Stream, Transfer};
+use crate::output::progress::{follow_transfer, ProgressView, Stream, Transfer, TransferMessage};
 
 /// `push [OPTIONS] NAME[:TAG]`.
 #[derive(Args)]
@@ -31,23 +31,13 @@ pub async fn push(clients: &Clients, args: PushArgs) -> Result<i32> {
         reference: args.image.clone(),
         auth,
     };
-    let mut responses = clients.images().push_image(request).await?.into_inner();
-    let mut view = (!args.quiet).then(|| ProgressView::new(Transfer::Push, Stream::Stdout));
-    let mut result = None;
-    while let Some(message) = responses.message().await? {
-        match message.response {
-            Some(push_image_response::Response::Progress(p)) => {
-                if let Some(view) = view.as_mut() {
-                    view.update(&p);
-                }
-            }
-            Some(push_image_response::Response::Result(r)) => result = Some(r),
-            None => {}
-        }
-    }
-    if let Some(view) = view {
-        view.finish();
-    }
+    let responses = clients.images().push_image(request).await?.into_inner();
+    let view = (!args.quiet).then(|| ProgressView::new(Transfer::Push, Stream::Stdout));
+    let result = follow_transfer(responses, view, |m| match m.response? {
+        push_image_response::Response::Progress(p) => Some(TransferMessage::Progress(p)),
+        push_image_response::Response::Result(r) => Some(TransferMessage::Done(r)),
+    })
+    .await?;
     let result =
         result.ok_or_else(|| Failure::new("the daemon ended the push without a result"))?;
     if args.quiet {

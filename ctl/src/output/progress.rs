@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use berth_proto::node::v1::{LayerProgress, LayerState};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tonic::Streaming;
 
 /// Which way the bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +173,39 @@ pub fn plain_line(
 pub fn short_digest(digest: &str) -> &str {
     let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
     &hex[..hex.len().min(12)]
+}
+
+/// One message of a pull or push stream.
+pub enum TransferMessage<R> {
+    /// A layer's progress.
+    Progress(LayerProgress),
+    /// The outcome, sent last.
+    Done(R),
+}
+
+/// Reads a pull or push stream to its end, drawing its progress on `view` (`None`: quiet),
+/// and returns its outcome. `split` tells the two kinds of message apart.
+pub async fn follow_transfer<M, R>(
+    mut responses: Streaming<M>,
+    mut view: Option<ProgressView>,
+    split: impl Fn(M) -> Option<TransferMessage<R>>,
+) -> Result<Option<R>, tonic::Status> {
+    let mut result = None;
+    while let Some(message) = responses.message().await? {
+        match split(message) {
+            Some(TransferMessage::Progress(p)) => {
+                if let Some(view) = view.as_mut() {
+                    view.update(&p);
+                }
+            }
+            Some(TransferMessage::Done(r)) => result = Some(r),
+            None => {}
+        }
+    }
+    if let Some(view) = view {
+        view.finish();
+    }
+    Ok(result)
 }
 
 #[cfg(test)]
